@@ -1,0 +1,21 @@
+"""The `boiler` command: one typer app, each command group in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from boiler.cli import emulate, miners_cmd, simulate
+
+app = typer.Typer(
+    name="boiler",
+    help="Controller for mining hot-water boilers: hydro miners heat sanitary hot water, gas is the backup.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+for module in (simulate, emulate, miners_cmd):
+    module.register(app)
+
+
+def main() -> None:
+    app()
