@@ -7,6 +7,7 @@ From it: heat stored above a reference temperature, and the volume at or above t
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ def estimate_tank(
         pts.append((1.0, pts[-1][1]))
     mean = 0.0
     hot_fraction = 0.0
-    for (h0, t0), (h1, t1) in zip(pts, pts[1:], strict=False):
+    for (h0, t0), (h1, t1) in itertools.pairwise(pts):
         dh = h1 - h0
         if dh <= 0:
             continue

@@ -48,4 +48,5 @@ class RecirculationLoop:
             raise ValueError("the temperature drop must be positive and below supply − ambient")
         c = loss_w / drop_k
         ua = c * math.log((supply_c - ambient_c) / (supply_c - drop_k - ambient_c))
-        return RecirculationLoop(ua_w_per_k=ua, flow_lpm=c / HEAT_CAPACITY_J_PER_L_K * 60.0, ambient_c=ambient_c)
+        flow_lpm = c / HEAT_CAPACITY_J_PER_L_K * 60.0
+        return RecirculationLoop(ua_w_per_k=ua, flow_lpm=flow_lpm, ambient_c=ambient_c)
