@@ -1,0 +1,1 @@
+"""The decision tick: observation in, decision out. No I/O here."""

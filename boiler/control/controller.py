@@ -1,0 +1,68 @@
+"""The controller: strategy wrapped in safety, then the fleet allocation. Same code everywhere.
+
+`tick(obs)` turns one observation into commands for every device. It keeps only what a decision
+needs between ticks (the allocator's view of each miner, the local day for change budgets).
+"""
+
+from __future__ import annotations
+
+from boiler.config import PlantConfig
+from boiler.control.plant_model import PlantModel
+from boiler.control.safety import SafetyLayer
+from boiler.control.strategies import make_strategy
+from boiler.control.types import Commands, Decision, Observation
+from miners.allocation import FleetMember, allocate, commit, start_new_day
+
+
+class Controller:
+    def __init__(self, cfg: PlantConfig, model: PlantModel, strategy: str | None = None) -> None:
+        self.cfg = cfg
+        self.model = model
+        inner = make_strategy(strategy or cfg.control.strategy, cfg, model)
+        hyst = cfg.gas_boiler.hysteresis_k if cfg.gas_boiler else 2.0
+        self.safety = SafetyLayer(inner, model, cfg.control, hyst)
+        self.policy = cfg.control.allocation
+        self.fleet = [
+            FleetMember(name=name, spec=spec, available=True, limit_w=spec.nominal_power_w)
+            for name, spec in model.miner_specs.items()
+        ]
+        self._day: int | None = None
+        self.last_decision: Decision | None = None
+        self.limit_changes = 0
+        self.changes_by_miner = {m.name: 0 for m in self.fleet}
+
+    @property
+    def strategy_name(self) -> str:
+        return self.safety.name
+
+    def sync_fleet(self, obs: Observation) -> None:
+        """Take the miners' reported state as the allocator's starting point."""
+        by_name = {r.name: r for r in obs.miners}
+        for member in self.fleet:
+            r = by_name.get(member.name)
+            member.available = r is not None and r.available
+            if r is not None and r.available:
+                member.limit_w = r.limit_w
+
+    def tick(self, obs: Observation, day_index: int) -> Commands:
+        if day_index != self._day:
+            start_new_day(self.fleet)
+            self._day = day_index
+        self.sync_fleet(obs)
+        decision = self.safety.decide(obs.now_s, obs)
+        self.last_decision = decision
+        alloc = allocate(decision.miner_power_w, self.fleet, obs.now_s, self.policy, force=decision.force)
+        commit(alloc, self.fleet, obs.now_s)
+        self.limit_changes += len(alloc.changed)
+        for name in alloc.changed:
+            self.changes_by_miner[name] += 1
+        return Commands(
+            miner_limits_w={name: alloc.limits_w[name] for name in alloc.changed},
+            charge_pump=decision.charge_pump,
+            gas_enable=decision.gas_enable,
+            gas_setpoint_c=decision.gas_setpoint_c,
+            destratify=decision.destratify,
+            dry_cooler=decision.dump_heat,
+            reason=decision.reason,
+            changed_miners=alloc.changed,
+        )

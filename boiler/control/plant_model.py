@@ -1,0 +1,84 @@
+"""What the controller knows of its plant, derived once from the config.
+
+Strategies reason with these figures (exchanger UA, the miners' coolant limits, which tank has
+which sensors) instead of re-reading the config every tick.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from boiler.config import PlantConfig
+from miners.catalogue import MinerSpec, get_spec
+from tank.water import lpm_to_w_per_k
+
+
+@dataclass(frozen=True, slots=True)
+class PlantModel:
+    setpoint_c: float
+    miner_specs: dict[str, MinerSpec]
+    fleet_max_w: float
+    fleet_min_w: float  # the smallest single miner's minimum: below it, everything sleeps
+    heat_fraction: float
+    #: Coolant inlet where the first miner stops (the lowest of the miners' maximum inlets).
+    inlet_max_c: float
+    #: Coolant inlet where the first miner starts throttling itself: the strategy plans below it.
+    inlet_throttle_c: float
+    #: Exchanger: the coolant inlet sits about Q/ua_w_per_k above the charged tank's base.
+    ua_w_per_k: float
+    c_hot_w_per_k: float
+    #: Hottest water the miners can deliver to the charged tank at full power.
+    miner_reach_c: float
+    has_gas: bool
+    has_dry_cooler: bool
+    charge_tank: str
+    finishing_tank: str
+    #: "tank.sensor" keys of the charged tank's lowest and highest sensor, and the finishing top.
+    charge_bottom_sensor: str
+    charge_top_sensor: str
+    finishing_top_sensor: str
+    sensor_keys: tuple[str, ...]
+    nominal_j_per_th: float
+
+    @staticmethod
+    def from_config(cfg: PlantConfig, exchanger_ua_w_per_k: float) -> PlantModel:
+        specs = {m.name: get_spec(m.model) for m in cfg.miners}
+        charge = cfg.charge_tank
+        finishing = cfg.finishing_tank
+        by_height = sorted(charge.sensors, key=lambda s: s.height)
+        fin_top = max(finishing.sensors, key=lambda s: s.height)
+        flow_lpm = sum(s.coolant_flow_lpm for s in specs.values())
+        c_hot = lpm_to_w_per_k(flow_lpm) if flow_lpm else 0.0
+        fleet_max = sum(s.max_power_w for s in specs.values())
+        heat_fraction = (
+            sum(s.heat_to_coolant * s.max_power_w for s in specs.values()) / fleet_max if fleet_max else 0.97
+        )
+        inlet_max = min((s.inlet_max_c for s in specs.values()), default=0.0)
+        inlet_throttle = min((s.throttle_start_c for s in specs.values()), default=0.0)
+        # At full power with balanced flows, the secondary return is T_base + Q/C and the inlet is
+        # T_base + Q/UA; the base may rise until the inlet reaches its limit.
+        heat = fleet_max * heat_fraction
+        reach = inlet_throttle - heat / exchanger_ua_w_per_k + (heat / c_hot if c_hot else 0.0) if specs else 0.0
+        total_ths = sum(s.nominal_hashrate_ths for s in specs.values())
+        total_w = sum(s.nominal_power_w for s in specs.values())
+        return PlantModel(
+            setpoint_c=cfg.control.setpoint_c,
+            miner_specs=specs,
+            fleet_max_w=fleet_max,
+            fleet_min_w=min((s.min_power_w for s in specs.values()), default=0.0),
+            heat_fraction=heat_fraction,
+            inlet_max_c=inlet_max,
+            inlet_throttle_c=inlet_throttle,
+            ua_w_per_k=exchanger_ua_w_per_k,
+            c_hot_w_per_k=c_hot,
+            miner_reach_c=reach,
+            has_gas=cfg.gas_boiler is not None,
+            has_dry_cooler=cfg.dry_cooler is not None,
+            charge_tank=charge.name,
+            finishing_tank=finishing.name,
+            charge_bottom_sensor=f"{charge.name}.{by_height[0].name}",
+            charge_top_sensor=f"{charge.name}.{by_height[-1].name}",
+            finishing_top_sensor=f"{finishing.name}.{fin_top.name}",
+            sensor_keys=tuple(f"{t.name}.{s.name}" for t in cfg.tanks for s in t.sensors),
+            nominal_j_per_th=total_w / total_ths if total_ths else 0.0,
+        )

@@ -1,0 +1,100 @@
+"""Safety and hygiene rules that wrap any strategy and may override it.
+
+In order of precedence:
+1. a sensor that stays missing or implausible for `sensor_fault_ticks` ticks → safe state: gas on
+   (its own aquastat keeps the water hot without our sensors), miners to the configured safe
+   power, charging off unless the safe power needs it;
+2. tank over-temperature anywhere → stop charging, miners asleep;
+3. coolant over-temperature at the miners' inlet → curtail the miners at once;
+4. legionella duty: when the hygiene rules want a daily raise, start a cycle in the allowed window
+   (gas to the cycle temperature, destratification pump on, miners off) and hold it until the
+   checker has seen it pass.
+Every override says why in the decision's `reason`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from boiler.config import ControlConfig
+from boiler.control.plant_model import PlantModel
+from boiler.control.strategies import Strategy
+from boiler.control.types import Decision, Observation
+
+
+class SafetyLayer:
+    def __init__(self, strategy: Strategy, model: PlantModel, control: ControlConfig,
+                 gas_hysteresis_k: float = 2.0) -> None:
+        self.strategy = strategy
+        self.m = model
+        self.c = control
+        self.gas_hysteresis_k = gas_hysteresis_k
+        self._bad_ticks: dict[str, int] = {}
+        self._cycle_active = False
+        w0, w1 = control.legionella_window
+        self._window = (w0.hour * 60 + w0.minute, w1.hour * 60 + w1.minute)
+
+    @property
+    def name(self) -> str:
+        return self.strategy.name
+
+    def _faulty_sensors(self, obs: Observation) -> list[str]:
+        readings = dict(obs.sensors_c)
+        readings["outlet"] = obs.outlet_c
+        if self.m.fleet_max_w > 0:
+            readings["coolant_in"] = obs.coolant_in_c
+        faulty = []
+        for key, value in readings.items():
+            if value is None:
+                n = self._bad_ticks.get(key, 0) + 1
+                self._bad_ticks[key] = n
+                if n >= self.c.sensor_fault_ticks:
+                    faulty.append(key)
+            else:
+                self._bad_ticks.pop(key, None)
+        return faulty
+
+    def safe_state(self, why: str) -> Decision:
+        safe_w = self.c.safe_miner_power_w
+        return Decision(
+            miner_power_w=safe_w,
+            charge_pump=safe_w > 0,
+            gas_enable=self.m.has_gas,
+            gas_setpoint_c=self.c.setpoint_c + self.gas_hysteresis_k + self.c.rule.gas_margin_k,
+            reason=f"safe:{why}",
+            force=True,
+        )
+
+    def _in_window(self, minute: int) -> bool:
+        s, e = self._window
+        return (s <= minute < e) if s < e else (minute >= s or minute < e)
+
+    def decide(self, now_s: float, obs: Observation) -> Decision:
+        faulty = self._faulty_sensors(obs)
+        if faulty:
+            self._cycle_active = False
+            return self.safe_state("sensor_fault:" + ",".join(sorted(faulty)))
+        decision = self.strategy.decide(now_s, obs)
+        temps = [t for t in obs.sensors_c.values() if t is not None]
+        if temps and max(temps) > self.c.max_tank_c:
+            return replace(decision, miner_power_w=0.0, charge_pump=False, force=True, dump_heat=False,
+                           reason="tank_hot")
+        if obs.coolant_in_c is not None and obs.coolant_in_c > self.m.inlet_max_c - 1.0:
+            running_w = sum(r.power_w for r in obs.miners if r.limit_w is not None)
+            curtailed = min(decision.miner_power_w, 0.5 * running_w)
+            return replace(decision, miner_power_w=curtailed, force=True,
+                           reason=f"coolant_hot:{decision.reason}")
+        if obs.legionella_due and (self._cycle_active or self._in_window(obs.local_minute)):
+            if not self.m.has_gas:
+                return replace(decision, reason=f"legionella_due_no_heater:{decision.reason}")
+            self._cycle_active = True
+            return Decision(
+                miner_power_w=0.0,
+                charge_pump=False,
+                gas_enable=True,
+                gas_setpoint_c=self.c.legionella_target_c + self.gas_hysteresis_k,
+                destratify=True,
+                reason="legionella_cycle",
+            )
+        self._cycle_active = False
+        return decision

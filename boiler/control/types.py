@@ -1,0 +1,74 @@
+"""What the controller sees and what it decides.
+
+The same types serve the simulator, the demo and the real plant: only the adapters that fill an
+`Observation` and carry out `Commands` differ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class MinerReading:
+    name: str
+    available: bool
+    state: str
+    power_w: float
+    hashrate_ths: float
+    #: Current power limit; None when the miner sleeps.
+    limit_w: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    now_s: float
+    #: Site-local minute of the day (0–1439) and weekday (Monday = 0): schedules live in local time.
+    local_minute: int
+    local_weekday: int
+    #: Tank sensors by "tank.sensor"; None when the sensor is missing or implausible.
+    sensors_c: Mapping[str, float | None]
+    outlet_c: float | None
+    loop_return_c: float | None
+    #: Coolant at the miners' inlet (after the exchanger) and outlet.
+    coolant_in_c: float | None
+    coolant_out_c: float | None
+    miners: tuple[MinerReading, ...]
+    gas_firing: bool
+    electricity_eur_per_kwh: float
+    #: Net mining revenue per kWh of electricity at the fleet's nominal efficiency, for comparisons.
+    hashprice_eur_per_ph_day: float
+    cold_water_c: float
+    #: The hygiene checker wants a disinfection cycle (a daily raise is due).
+    legionella_due: bool = False
+    legionella_in_progress: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What a strategy wants for the next tick. `reason` is short and machine-readable."""
+
+    miner_power_w: float
+    charge_pump: bool
+    gas_enable: bool
+    gas_setpoint_c: float
+    reason: str
+    destratify: bool = False
+    dump_heat: bool = False
+    #: Skip the anti-chatter rules (safety cuts must act at once).
+    force: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Commands:
+    """Decision turned into per-device orders. Miner limits: W, or None to sleep; absent = unchanged."""
+
+    miner_limits_w: Mapping[str, float | None]
+    charge_pump: bool
+    gas_enable: bool
+    gas_setpoint_c: float
+    destratify: bool
+    dry_cooler: bool
+    reason: str
+    changed_miners: tuple[str, ...] = field(default=())

@@ -1,0 +1,168 @@
+"""The ledger: mining revenue against heat delivered, interval by interval.
+
+Each physics step's energy flows are priced as they happen (tariffs change within a day) and
+summed into fixed intervals (hourly by default). A closed interval is a `LedgerRow`; `totals()`
+adds them up. Energies are kWh, money EUR; gas fuel is on the net calorific value (PCI) and
+priced on the gross one (PCS), as it is billed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+from boiler.economics import Co2Factors, GasPrice, MiningEconomics
+from tank.water import J_PER_KWH
+
+
+@dataclass(slots=True)
+class EnergyFlows:
+    """Energy (J) and volumes (L) of one step, as a plant (simulated or real) measured them."""
+
+    electricity_j: float = 0.0
+    hash_ths_s: float = 0.0  # hashrate × seconds
+    miner_heat_j: float = 0.0  # into the hot-water system
+    gas_heat_j: float = 0.0
+    gas_fuel_j: float = 0.0  # PCI
+    dumped_j: float = 0.0
+    dhw_heat_j: float = 0.0  # at the taps, above the mains temperature
+    dhw_demand_j: float = 0.0
+    dhw_volume_l: float = 0.0
+    dhw_volume_below_l: float = 0.0  # drawn while the outlet was below the setpoint
+    tank_loss_j: float = 0.0
+    loop_loss_j: float = 0.0
+    outlet_c: float = math.nan
+    loop_return_c: float = math.nan
+    gas_power_w: float = 0.0
+    miner_power_w: float = 0.0
+
+
+@dataclass(slots=True)
+class LedgerRow:
+    start_s: float = 0.0
+    end_s: float = 0.0
+    electricity_kwh: float = 0.0
+    electricity_cost_eur: float = 0.0
+    hashrate_ths_mean: float = 0.0
+    mining_revenue_eur: float = 0.0
+    btc_mined: float = 0.0
+    heat_from_miners_kwh: float = 0.0
+    heat_from_gas_kwh: float = 0.0
+    heat_dumped_kwh: float = 0.0
+    gas_fuel_kwh: float = 0.0
+    gas_cost_eur: float = 0.0
+    dhw_heat_kwh: float = 0.0
+    dhw_demand_kwh: float = 0.0
+    dhw_volume_l: float = 0.0
+    dhw_volume_below_setpoint_l: float = 0.0
+    tank_losses_kwh: float = 0.0
+    loop_losses_kwh: float = 0.0
+    co2_kg: float = 0.0
+
+    @property
+    def net_cost_eur(self) -> float:
+        return self.electricity_cost_eur + self.gas_cost_eur - self.mining_revenue_eur
+
+    def as_dict(self) -> dict[str, float]:
+        d = asdict(self)
+        d["net_cost_eur"] = self.net_cost_eur
+        return d
+
+
+_SUMMED = tuple(f.name for f in fields(LedgerRow) if f.name not in ("start_s", "end_s", "hashrate_ths_mean"))
+
+
+class Ledger:
+    def __init__(self, start_s: float, economics: MiningEconomics, gas: GasPrice, co2: Co2Factors,
+                 interval_s: float = 3600.0) -> None:
+        self.interval_s = interval_s
+        self.rows: list[LedgerRow] = []
+        self._revenue_per_ths_s = economics.revenue_eur_per_th_s(1.0)
+        self._btc_per_eur = economics.btc_per_eur()
+        self._gas_eur_per_j = gas.eur_per_kwh_pci() / J_PER_KWH
+        self._co2_gas_per_j = co2.gas_kg_per_kwh_pci / J_PER_KWH
+        self._co2_grid_per_j = co2.grid_kg_per_kwh / J_PER_KWH
+        self._open = _Accumulator(start_s)
+
+    def add(self, now_s: float, electricity_eur_per_kwh: float, f: EnergyFlows) -> None:
+        """Book one step that ended at `now_s`."""
+        a = self._open
+        a.electricity_j += f.electricity_j
+        a.electricity_eur += f.electricity_j / J_PER_KWH * electricity_eur_per_kwh
+        a.hash_ths_s += f.hash_ths_s
+        a.miner_heat_j += f.miner_heat_j
+        a.gas_heat_j += f.gas_heat_j
+        a.gas_fuel_j += f.gas_fuel_j
+        a.dumped_j += f.dumped_j
+        a.dhw_heat_j += f.dhw_heat_j
+        a.dhw_demand_j += f.dhw_demand_j
+        a.dhw_volume_l += f.dhw_volume_l
+        a.dhw_volume_below_l += f.dhw_volume_below_l
+        a.tank_loss_j += f.tank_loss_j
+        a.loop_loss_j += f.loop_loss_j
+        if now_s - a.start_s >= self.interval_s - 1e-6:
+            self._close(now_s)
+
+    def _close(self, end_s: float) -> None:
+        a = self._open
+        if end_s <= a.start_s:
+            return
+        revenue = a.hash_ths_s * self._revenue_per_ths_s
+        self.rows.append(LedgerRow(
+            start_s=a.start_s,
+            end_s=end_s,
+            electricity_kwh=a.electricity_j / J_PER_KWH,
+            electricity_cost_eur=a.electricity_eur,
+            hashrate_ths_mean=a.hash_ths_s / (end_s - a.start_s),
+            mining_revenue_eur=revenue,
+            btc_mined=revenue * self._btc_per_eur,
+            heat_from_miners_kwh=a.miner_heat_j / J_PER_KWH,
+            heat_from_gas_kwh=a.gas_heat_j / J_PER_KWH,
+            heat_dumped_kwh=a.dumped_j / J_PER_KWH,
+            gas_fuel_kwh=a.gas_fuel_j / J_PER_KWH,
+            gas_cost_eur=a.gas_fuel_j * self._gas_eur_per_j,
+            dhw_heat_kwh=a.dhw_heat_j / J_PER_KWH,
+            dhw_demand_kwh=a.dhw_demand_j / J_PER_KWH,
+            dhw_volume_l=a.dhw_volume_l,
+            dhw_volume_below_setpoint_l=a.dhw_volume_below_l,
+            tank_losses_kwh=a.tank_loss_j / J_PER_KWH,
+            loop_losses_kwh=a.loop_loss_j / J_PER_KWH,
+            co2_kg=a.gas_fuel_j * self._co2_gas_per_j + a.electricity_j * self._co2_grid_per_j,
+        ))
+        self._open = _Accumulator(end_s)
+
+    def close(self, end_s: float) -> None:
+        """Close the interval in progress (end of a run)."""
+        self._close(end_s)
+
+    def totals(self) -> LedgerRow:
+        total = LedgerRow()
+        if not self.rows:
+            return total
+        total.start_s = self.rows[0].start_s
+        total.end_s = self.rows[-1].end_s
+        for name in _SUMMED:
+            setattr(total, name, sum(getattr(r, name) for r in self.rows))
+        span = total.end_s - total.start_s
+        total.hashrate_ths_mean = (
+            sum(r.hashrate_ths_mean * (r.end_s - r.start_s) for r in self.rows) / span if span > 0 else 0.0
+        )
+        return total
+
+
+@dataclass(slots=True)
+class _Accumulator:
+    start_s: float
+    electricity_j: float = 0.0
+    electricity_eur: float = 0.0
+    hash_ths_s: float = 0.0
+    miner_heat_j: float = 0.0
+    gas_heat_j: float = 0.0
+    gas_fuel_j: float = 0.0
+    dumped_j: float = 0.0
+    dhw_heat_j: float = 0.0
+    dhw_demand_j: float = 0.0
+    dhw_volume_l: float = 0.0
+    dhw_volume_below_l: float = 0.0
+    tank_loss_j: float = 0.0
+    loop_loss_j: float = 0.0

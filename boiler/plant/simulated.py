@@ -1,0 +1,280 @@
+"""The whole plant on a virtual clock: no sockets, as fast as the CPU allows.
+
+Water path (tanks in flow order): mains → first tank's base … last tank's top → outlet → taps
+and recirculation loop, whose return re-enters the last tank. The miners' coolant loop charges one
+tank through the plate exchanger (taking water from its base, returning it at its own level or at
+the top); the gas boiler's coil heats a zone of one tank. Each step returns the energy flows the
+ledger needs, booked so that heat in − heat out − losses = Δstored exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from boiler.config import PlantConfig, TankConfig
+from boiler.control.types import Commands, MinerReading
+from boiler.ledger import EnergyFlows
+from boiler.plant.coolant import CoolantLoop
+from boiler.plant.gas import GasBoiler
+from miners.catalogue import get_spec
+from miners.model import HydroMiner
+from tank.draws import StepDraws
+from tank.exchanger import PlateExchanger
+from tank.loop import RecirculationLoop
+from tank.stratified import STRATIFIED, Inflow, Outflow, StratifiedTank, TankParams
+from tank.water import HEAT_CAPACITY_J_PER_L_K, litres_to_j_per_k, lpm_to_w_per_k
+
+#: The destratification pump turns a tank's volume over in this time during a legionella cycle.
+DESTRATIFY_TURNOVER_S = 1800.0
+
+
+class _TankUnit:
+    """A tank with its config and the node indices the plant uses."""
+
+    def __init__(self, cfg: TankConfig) -> None:
+        self.cfg = cfg
+        self.params = TankParams(volume_l=cfg.volume_l, height_m=cfg.height_m, n_nodes=cfg.nodes,
+                                 ua_w_per_k=cfg.ua_w_per_k)
+        self.tank = StratifiedTank(self.params, cfg.initial_c)
+        self.bottom = cfg.nodes - 1
+        self.sensor_nodes = {s.name: self.params.node_at_height(s.height) for s in cfg.sensors}
+        coil = cfg.gas_coil
+        if coil is not None:
+            top = self.params.node_at_height(coil.top)
+            bottom = self.params.node_at_height(coil.bottom)
+            self.coil_nodes = list(range(min(top, bottom), max(top, bottom) + 1))
+            self.aquastat_node = self.params.node_at_height(coil.sensor_height)
+        else:
+            self.coil_nodes = []
+            self.aquastat_node = 0
+
+
+class SimulatedPlant:
+    def __init__(self, cfg: PlantConfig, draws: StepDraws, cold_water_c: list[float], start_s: float) -> None:
+        """`draws` and `cold_water_c` hold one value per physics step from `start_s`."""
+        self.cfg = cfg
+        self.step_s = cfg.simulation.step_s
+        self.now_s = start_s
+        self._k = 0
+        self._draw_heat = draws.heat_j.tolist()
+        self._draw_temp = draws.use_temp_c.tolist()
+        self._cold = cold_water_c
+        self.ambient_c = cfg.site.plant_room_c
+        self.setpoint_c = cfg.control.setpoint_c
+
+        self.units = [_TankUnit(t) for t in cfg.tanks]
+        self._charge = next(u for u in self.units if u.cfg.name == cfg.charge_tank.name)
+        self._gas_unit = next(u for u in self.units if u.cfg.name == cfg.gas_tank.name)
+        self._last = self.units[-1]
+        self._charge_inlet = STRATIFIED if cfg.charging.inlet == "stratified" else 0
+
+        self.miners = [HydroMiner(get_spec(m.model), m.name, now_s=start_s) for m in cfg.miners]
+        flow_lpm = sum(m.spec.coolant_flow_lpm for m in self.miners)
+        self._c_hot = lpm_to_w_per_k(flow_lpm)
+        if cfg.charging.flow == "balanced":
+            self._c_cold = self._c_hot
+        else:
+            self._c_cold = lpm_to_w_per_k(float(cfg.charging.flow))
+        self._q_charge_l_per_s = self._c_cold / HEAT_CAPACITY_J_PER_L_K
+        max_heat_w = sum(m.spec.max_power_w * m.spec.heat_to_coolant for m in self.miners)
+        xcfg = cfg.exchanger
+        if xcfg.ua_w_per_k is not None:
+            hx = PlateExchanger(xcfg.ua_w_per_k)
+        else:
+            hx = PlateExchanger.sized_for_approach(max(max_heat_w, 1.0), xcfg.approach_k or 3.0)
+        self.exchanger = hx
+        min_inlet = cfg.coolant.min_inlet_c
+        if min_inlet is None:
+            min_inlet = max((m.spec.inlet_min_c for m in self.miners), default=0.0) + 2.0
+        start_inlet = max(min_inlet, self._charge.tank.bottom_c)
+        self.coolant = CoolantLoop(litres_to_j_per_k(cfg.coolant.loop_volume_l), hx, min_inlet, start_inlet)
+
+        g = cfg.gas_boiler
+        self.gas = (
+            GasBoiler(output_w=g.output_kw * 1000, efficiency_pci=g.efficiency_pci, min_run_s=g.min_run_s,
+                      min_off_s=g.min_off_s, hysteresis_k=g.hysteresis_k, min_modulation=g.min_modulation,
+                      modulation_band_k=g.modulation_band_k, max_flow_c=g.max_flow_c)
+            if g is not None else None
+        )
+        lc = cfg.loop
+        self.loop = (
+            RecirculationLoop.sized(lc.loss_w, lc.design_supply_c, lc.drop_k,
+                                    lc.ambient_c if lc.ambient_c is not None else self.ambient_c)
+            if lc is not None and lc.loss_w > 0 else None
+        )
+        if lc is None or lc.return_height == "stratified":
+            self._loop_return_node = STRATIFIED
+        else:
+            self._loop_return_node = self._last.params.node_at_height(float(lc.return_height))
+        self.commands = Commands(miner_limits_w={}, charge_pump=True, gas_enable=self.gas is not None,
+                                 gas_setpoint_c=self.setpoint_c + 2.0, destratify=False, dry_cooler=False,
+                                 reason="start")
+        self.loop_return_c = self.loop.state(self.outlet_c).return_c if self.loop else math.nan
+        self.coolant_out_c = self.coolant.inlet_c
+        self.gas_power_w = 0.0
+
+    # -- state ------------------------------------------------------------------------------
+    @property
+    def outlet_c(self) -> float:
+        return self._last.tank.top_c
+
+    def energy_j(self) -> float:
+        return sum(u.tank.energy_j() for u in self.units)
+
+    def sensor_values(self) -> dict[str, float]:
+        """True temperature at every configured sensor, keyed "tank.sensor"."""
+        out: dict[str, float] = {}
+        for u in self.units:
+            temps = u.tank.temps_c
+            for name, node in u.sensor_nodes.items():
+                out[f"{u.cfg.name}.{name}"] = temps[node]
+        return out
+
+    def store_min_c(self) -> dict[str, float]:
+        return {u.cfg.name: u.tank.coldest_c for u in self.units}
+
+    def miner_readings(self) -> tuple[MinerReading, ...]:
+        inlet = self.coolant.inlet_c
+        out = []
+        for m in self.miners:
+            o = m.output(self.now_s, inlet)
+            out.append(MinerReading(name=m.name, available=True, state=str(o.state), power_w=o.power_w,
+                                    hashrate_ths=o.hashrate_ths, limit_w=None if m.sleeping else m.power_limit_w))
+        return tuple(out)
+
+    @property
+    def cold_water_c(self) -> float:
+        return self._cold[min(self._k, len(self._cold) - 1)]
+
+    # -- commands ---------------------------------------------------------------------------
+    def apply(self, commands: Commands) -> None:
+        by_name = {m.name: m for m in self.miners}
+        for name, limit in commands.miner_limits_w.items():
+            miner = by_name[name]
+            if limit is None:
+                if not miner.sleeping:
+                    miner.sleep(self.now_s)
+            else:
+                if miner.sleeping:
+                    miner.wake(self.now_s)
+                if abs(limit - miner.power_limit_w) > 1e-6:
+                    miner.set_power_limit(limit, self.now_s)
+        self.commands = commands
+
+    # -- dynamics ---------------------------------------------------------------------------
+    def step(self) -> EnergyFlows:
+        dt = self.step_s
+        k = self._k
+        cmd = self.commands
+        f = EnergyFlows()
+        cold_c = self._cold[k]
+        last = self._last
+
+        # Draw: the tap takes the heat asked for from the outlet, mixing down with cold water.
+        outlet0 = last.tank.top_c
+        demand_j = self._draw_heat[k] if k < len(self._draw_heat) else 0.0
+        q_draw = 0.0
+        if demand_j > 0.0:
+            use_c = self._draw_temp[k]
+            lift_k = outlet0 - cold_c if outlet0 >= use_c else use_c - cold_c
+            q_draw = demand_j / (dt * HEAT_CAPACITY_J_PER_L_K * max(lift_k, 1.0))
+        loop_state = self.loop.state(outlet0) if self.loop else None
+        q_loop = self.loop.flow_l_per_s if self.loop else 0.0
+
+        # Miners and the coolant loop.
+        inlet_c = self.coolant.inlet_c
+        now = self.now_s
+        p_elec = heat = hash_ths = 0.0
+        for m in self.miners:
+            o = m.output(now, inlet_c)
+            p_elec += o.power_w
+            heat += o.heat_to_coolant_w
+            hash_ths += o.hashrate_ths
+        dump_w = self._dump_w(inlet_c + (heat / self._c_hot if self._c_hot else 0.0)) if cmd.dry_cooler else 0.0
+        dump_w = min(dump_w, max(heat, 0.0) + self.coolant.capacity_j_per_k * max(inlet_c - self.ambient_c, 0) / dt)
+        charge = self._charge
+        cs = self.coolant.step(dt, heat, self._c_hot, cmd.charge_pump and bool(self.miners), self._c_cold,
+                               charge.tank.bottom_c, dump_w)
+        self.coolant_out_c = cs.inlet_c + (heat / self._c_hot if self._c_hot else 0.0)
+
+        # Gas boiler on its coil.
+        gas_heat_w = 0.0
+        if self.gas is not None:
+            gu = self._gas_unit
+            gas_heat_w = self.gas.heat_w(now, cmd.gas_enable, cmd.gas_setpoint_c, gu.tank.temps_c[gu.aquastat_node])
+        self.gas_power_w = gas_heat_w
+
+        # Advance the tanks in flow order.
+        water_in_c = cold_c
+        for i, u in enumerate(self.units):
+            charge_idx = -1
+            ins = [Inflow(u.bottom, q_draw, water_in_c)] if q_draw > 0 else []
+            outs = [Outflow(0, q_draw)] if q_draw > 0 else []
+            is_last = i == len(self.units) - 1
+            if is_last and q_loop > 0 and loop_state is not None:
+                ins.append(Inflow(self._loop_return_node, q_loop, loop_state.return_c))
+                if outs:
+                    outs[0] = Outflow(0, q_draw + q_loop)
+                else:
+                    outs.append(Outflow(0, q_loop))
+            if u is charge and cs.exchanged_w != 0.0:
+                ins.append(Inflow(self._charge_inlet, self._q_charge_l_per_s, cs.secondary_out_c))
+                charge_idx = len(outs)
+                outs.append(Outflow(u.bottom, self._q_charge_l_per_s))
+            if cmd.destratify and u is self._gas_unit:
+                q_mix = u.cfg.volume_l / DESTRATIFY_TURNOVER_S
+                ins.append(Inflow(u.bottom, q_mix, u.tank.top_c))
+                outs.append(Outflow(0, q_mix))
+            heat_w = None
+            if gas_heat_w > 0 and u is self._gas_unit:
+                heat_w = [0.0] * u.cfg.nodes
+                share = gas_heat_w / len(u.coil_nodes)
+                for node in u.coil_nodes:
+                    heat_w[node] = share
+            res = u.tank.step(dt, self.ambient_c, ins, outs, heat_w)
+            f.tank_loss_j += res.loss_j
+            if q_draw > 0 or (is_last and q_loop > 0):
+                water_in_c = res.out_temp_c[0]
+            if charge_idx >= 0:
+                bottom_avg = res.out_temp_c[charge_idx]
+                f.miner_heat_j = self._q_charge_l_per_s * dt * HEAT_CAPACITY_J_PER_L_K * (
+                    cs.secondary_out_c - bottom_avg)
+            if is_last:
+                outlet_avg = res.out_temp_c[0] if (q_draw > 0 or q_loop > 0) else u.tank.top_c
+                f.outlet_c = outlet_avg
+                if q_draw > 0:
+                    vol = q_draw * dt
+                    f.dhw_volume_l = vol
+                    f.dhw_heat_j = vol * HEAT_CAPACITY_J_PER_L_K * (outlet_avg - cold_c)
+                    if outlet_avg < self.setpoint_c:
+                        f.dhw_volume_below_l = vol
+                if loop_state is not None:
+                    f.loop_loss_j = q_loop * dt * HEAT_CAPACITY_J_PER_L_K * (outlet_avg - loop_state.return_c)
+                    f.loop_return_c = loop_state.return_c
+        f.dhw_demand_j = demand_j
+        f.electricity_j = p_elec * dt
+        f.hash_ths_s = hash_ths * dt
+        f.gas_heat_j = gas_heat_w * dt
+        f.gas_fuel_j = self.gas.fuel_w(gas_heat_w) * dt if self.gas is not None else 0.0
+        f.dumped_j = cs.dumped_w * dt
+        f.gas_power_w = gas_heat_w
+        f.miner_power_w = p_elec
+        if loop_state is not None:
+            self.loop_return_c = loop_state.return_c
+        self.now_s += dt
+        self._k += 1
+        return f
+
+    def _dump_w(self, coolant_hot_c: float) -> float:
+        dc = self.cfg.dry_cooler
+        if dc is None:
+            return 0.0
+        share = (coolant_hot_c - dc.air_c) / dc.design_delta_k
+        return dc.capacity_kw * 1000.0 * min(1.0, max(0.0, share))
+
+    def gas_starts(self) -> int:
+        return self.gas.starts if self.gas is not None else 0
+
+    def limit_changes(self) -> Mapping[str, int]:
+        return {m.name: m.limit_changes for m in self.miners}
