@@ -115,6 +115,14 @@ class EmulatorFleet:
                 if miner.down_until_s is not None:
                     _ = miner.fault  # completes the reboot when due and reopens the ports
 
+    async def settle(self) -> None:
+        """Complete the reboots that are due on the miners' clock and wait until every port is in
+        step with its miner. Simulations on virtual time call this after advancing the clock."""
+        for miner in self.miners:
+            if miner.down_until_s is not None:
+                _ = miner.fault
+        await asyncio.gather(*(host.settled() for host in self._hosts))
+
     # ------------------------------------------------------------------ access
     @property
     def ips(self) -> list[str]:

@@ -388,6 +388,12 @@ class MinerHost:
     def bound(self) -> bool:
         return bool(self._servers)
 
+    async def settled(self) -> None:
+        """Wait for a pending re-bind to finish."""
+        task = self._bind_task
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
+
 
 def _listening_socket(ip: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

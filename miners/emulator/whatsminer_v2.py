@@ -98,8 +98,8 @@ class WhatsminerV2Api:
     def __init__(self, miner: EmulatedMiner) -> None:
         self.miner = miner
         self._salt = secrets.token_hex(4)
-        # sign -> (issue time on the miner's clock): tokens handed out by get_token.
-        self._tokens: OrderedDict[str, float] = OrderedDict()
+        # (time, newsalt) -> issue time on the miner's clock, for the tokens get_token handed out.
+        self._tokens: OrderedDict[tuple[str, str], float] = OrderedDict()
 
     # ------------------------------------------------------------------ entry point
     def handle(self, request: Json) -> Json:
@@ -200,14 +200,21 @@ class WhatsminerV2Api:
                                 "hash_percent": ""})
 
     def _get_token(self, r: Readings) -> Json:
-        now = self.miner.clock()
         stamp = str(int(time.time()) % 10000)
         newsalt = secrets.token_hex(4)
-        sign = md5_crypt_part(self._key() + stamp, newsalt)
-        self._tokens[sign] = now
+        self._tokens[(stamp, newsalt)] = self.miner.clock()
         while len(self._tokens) > _MAX_TOKENS:
             self._tokens.popitem(last=False)
         return flat_reply(134, {"time": stamp, "salt": self._salt, "newsalt": newsalt})
+
+    def _token_valid(self, key: str, sign: object) -> bool:
+        """Whether `sign` belongs to a live token under the current key (checked at use, so a
+        password put back makes the client's cached token good again)."""
+        now = self.miner.clock()
+        return any(
+            now - issued <= _TOKEN_LIFE_S and md5_crypt_part(key + stamp, newsalt) == sign
+            for (stamp, newsalt), issued in reversed(self._tokens.items())
+        )
 
     @staticmethod
     def error_codes(r: Readings) -> list[int]:
@@ -217,7 +224,8 @@ class WhatsminerV2Api:
     # ------------------------------------------------------------------ writes
     def _key(self) -> str:
         # The key derives from the firmware's password; WrongPassword makes it differ from the client's.
-        password = self.miner.password if self.miner.password_ok(self.miner.password) else "\x00changed"
+        m = self.miner
+        password = m.password if m.password_ok(m.password) else "changed:" + m.password
         return md5_crypt_part(password, self._salt)
 
     def _privileged(self, request: Json) -> Json:
@@ -230,8 +238,7 @@ class WhatsminerV2Api:
         except ValueError:
             # Wrong password: the request does not decrypt to JSON under the firmware's key.
             return flat_reply(23, "invalid json message", "E")
-        issued = self._tokens.get(str(command.get("token")))
-        if issued is None or self.miner.clock() - issued > _TOKEN_LIFE_S:
+        if not self._token_valid(key, command.get("token")):
             return {"enc": encrypt(key, flat_reply(135, "check token err", "E"))}
         return {"enc": encrypt(key, self._write(command))}
 
