@@ -8,18 +8,24 @@ started again on the same ports. Missing binaries skip the tests, or fail them w
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import aiomqtt
 import pytest
+
+from boiler.mqtt.config import MqttConfig
 
 __all__ = ["MosquittoServer", "MqttCerts", "mosquitto", "mosquitto_certs", "mosquitto_private"]
 
@@ -198,9 +204,7 @@ def mosquitto_certs(tmp_path_factory: pytest.TempPathFactory) -> MqttCerts:
 
 
 @pytest.fixture(scope="session")
-def mosquitto(
-    tmp_path_factory: pytest.TempPathFactory, mosquitto_certs: MqttCerts
-) -> Iterator[MosquittoServer]:
+def mosquitto(tmp_path_factory: pytest.TempPathFactory, mosquitto_certs: MqttCerts) -> Iterator[MosquittoServer]:
     """The session's broker. A test that stops it must start it again before it ends."""
     server = MosquittoServer(tmp_path_factory.mktemp("mosquitto"), mosquitto_certs)
     server.start()
@@ -217,3 +221,48 @@ def mosquitto_private(tmp_path: Path, mosquitto_certs: MqttCerts) -> Iterator[Mo
     server.start()
     yield server
     server.stop()
+
+
+# ---- helpers for MQTT tests (import them explicitly; they are not fixtures) ----------------------------
+
+
+def mqtt_client(server: MosquittoServer, *, tls: bool = False, **kwargs: Any) -> aiomqtt.Client:
+    """A test client logged in on the plain (or the TLS) listener."""
+    tls_context = None
+    if tls:
+        tls_context = ssl.create_default_context(cafile=str(server.ca_file))
+    return aiomqtt.Client(
+        server.host,
+        server.tls_port if tls else server.port,
+        username=server.username,
+        password=server.password,
+        tls_context=tls_context,
+        **kwargs,
+    )
+
+
+def plant_config(server: MosquittoServer, site: str, *, tls: bool = True, **extra: Any) -> MqttConfig:
+    """Config of a plant on `server`, TLS and password by default, with quick reconnects."""
+    broker: dict[str, Any] = {
+        "host": server.host,
+        "port": server.tls_port if tls else server.port,
+        "username": server.username,
+        "password": server.password,
+        "tls": {"ca_file": str(server.ca_file)} if tls else None,
+        "keepalive_s": 5,
+        "connect_timeout_s": 5,
+        "reconnect_min_s": 0.05,
+        "reconnect_max_s": 0.5,
+    }
+    broker.update(extra.pop("broker", {}))
+    return MqttConfig.model_validate({"site": site, "broker": broker, **extra})
+
+
+async def wait_until(predicate: Callable[[], bool], timeout_s: float = 10.0, what: str = "condition") -> None:
+    """Poll `predicate` until it holds; fail the test with `what` if it does not within `timeout_s`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not predicate():
+        if loop.time() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        await asyncio.sleep(0.005)
