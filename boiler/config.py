@@ -94,6 +94,7 @@ class TankConfig(_Strict):
 
 class CoolantConfig(_Strict):
     loop_volume_l: float = Field(60.0, gt=0, description="Water in the primary loop, pipes and miners.")
+    ua_w_per_k: float = Field(5.0, ge=0, description="Heat loss of the loop's pipes to the plant room.")
     min_inlet_c: float | None = Field(
         None, description="A mixing valve keeps the miners' inlet at least this warm; default the miners' minimum."
     )

@@ -13,6 +13,8 @@ from typing import Annotated, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from boiler.schedule import in_any
+
 SECONDS_PER_DAY = 86_400
 HASHES_PER_DIFFICULTY = 2**32
 
@@ -89,13 +91,7 @@ class TimeOfUseTariff(_Strict):
         return self
 
     def is_offpeak(self, local_minute_of_day: int) -> bool:
-        for start, end in self.offpeak:
-            s = start.hour * 60 + start.minute
-            e = end.hour * 60 + end.minute
-            inside = s <= local_minute_of_day < e if s < e else (local_minute_of_day >= s or local_minute_of_day < e)
-            if inside:
-                return True
-        return False
+        return in_any(local_minute_of_day, self.offpeak)
 
     def price(self, local_minute_of_day: int) -> float:
         return self.offpeak_eur_per_kwh if self.is_offpeak(local_minute_of_day) else self.peak_eur_per_kwh

@@ -339,11 +339,13 @@ class HygieneChecker:
 
     # ---- queries for the controller ----------------------------------------------------------
 
-    def cycle_due(self, now_s: float, store: str | None = None) -> bool:
+    def cycle_due(self, now_s: float, store: str | None = None, horizon_s: float = 0.0) -> bool:
         """True when a required cycle has not passed within the last 24 h minus the margin.
 
         Under "unless_outlet_permanent" a cycle is required only while an outlet low lies in
-        the rolling 24 h. Looks at `store` only, or at every store when None.
+        the rolling 24 h. Looks at `store` only, or at every store when None. With `horizon_s`,
+        True already when the cycle will fall due within that time (a controller with a daily
+        window asks whether it must cycle in this window or be late before the next one).
         """
         margin_s = self.rules.cycle_due_margin_s
         need_low = self._last_low_s > now_s - S_PER_DAY
@@ -351,9 +353,16 @@ class HygieneChecker:
             if store is not None and st.name != store:
                 continue
             base_s = st.base_s if not math.isnan(st.base_s) else now_s
-            if (st.need_always or need_low) and now_s >= base_s + S_PER_DAY - margin_s:
+            if (st.need_always or need_low) and now_s + horizon_s >= base_s + S_PER_DAY - margin_s:
                 return True
         return False
+
+    def last_required_pass_s(self) -> float | None:
+        """Latest moment every store that needs cycles had met a criterion (None if one never did)."""
+        times = [st.last_pass_s for st in self._required]
+        if not times or any(t is None for t in times):
+            return None
+        return min(t for t in times if t is not None)
 
     @property
     def cycle_in_progress(self) -> bool:

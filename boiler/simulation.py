@@ -297,8 +297,8 @@ def _observe(
         electricity_eur_per_kwh=price,
         hashprice_eur_per_ph_day=hashprice_net,
         cold_water_c=plant.cold_water_c,
-        legionella_due=checker.cycle_due(now_s),
-        legionella_in_progress=checker.cycle_in_progress,
+        legionella_due=checker.cycle_due(now_s, horizon_s=S_PER_DAY),
+        legionella_last_pass_s=checker.last_required_pass_s(),
     )
 
 

@@ -6,9 +6,9 @@ In order of precedence:
    power, charging off unless the safe power needs it;
 2. tank over-temperature anywhere → stop charging, miners asleep;
 3. coolant over-temperature at the miners' inlet → curtail the miners at once;
-4. legionella duty: when the hygiene rules want a daily raise, start a cycle in the allowed window
-   (gas to the cycle temperature, destratification pump on, miners off) and hold it until the
-   checker has seen it pass.
+4. legionella duty: when the hygiene rules need a daily raise before the next window, run a cycle
+   in the allowed window (gas to the cycle temperature, destratification pump on, miners off)
+   until the checker has seen it pass.
 Every override says why in the decision's `reason`.
 """
 
@@ -20,6 +20,7 @@ from boiler.config import ControlConfig
 from boiler.control.plant_model import PlantModel
 from boiler.control.strategies import Strategy
 from boiler.control.types import Decision, Observation
+from boiler.schedule import in_window, minute_of
 
 
 class SafetyLayer:
@@ -30,9 +31,6 @@ class SafetyLayer:
         self.c = control
         self.gas_hysteresis_k = gas_hysteresis_k
         self._bad_ticks: dict[str, int] = {}
-        self._cycle_active = False
-        w0, w1 = control.legionella_window
-        self._window = (w0.hour * 60 + w0.minute, w1.hour * 60 + w1.minute)
 
     @property
     def name(self) -> str:
@@ -65,14 +63,9 @@ class SafetyLayer:
             force=True,
         )
 
-    def _in_window(self, minute: int) -> bool:
-        s, e = self._window
-        return (s <= minute < e) if s < e else (minute >= s or minute < e)
-
     def decide(self, now_s: float, obs: Observation) -> Decision:
         faulty = self._faulty_sensors(obs)
         if faulty:
-            self._cycle_active = False
             return self.safe_state("sensor_fault:" + ",".join(sorted(faulty)))
         decision = self.strategy.decide(now_s, obs)
         temps = [t for t in obs.sensors_c.values() if t is not None]
@@ -84,17 +77,18 @@ class SafetyLayer:
             curtailed = min(decision.miner_power_w, 0.5 * running_w)
             return replace(decision, miner_power_w=curtailed, force=True,
                            reason=f"coolant_hot:{decision.reason}")
-        if obs.legionella_due and (self._cycle_active or self._in_window(obs.local_minute)):
-            if not self.m.has_gas:
-                return replace(decision, reason=f"legionella_due_no_heater:{decision.reason}")
-            self._cycle_active = True
-            return Decision(
-                miner_power_w=0.0,
-                charge_pump=False,
-                gas_enable=True,
-                gas_setpoint_c=self.c.legionella_target_c + self.gas_hysteresis_k,
-                destratify=True,
-                reason="legionella_cycle",
-            )
-        self._cycle_active = False
+        if obs.legionella_due and in_window(obs.local_minute, *self.c.legionella_window):
+            window_start_s = obs.now_s - ((obs.local_minute - minute_of(self.c.legionella_window[0])) % 1440) * 60
+            passed = obs.legionella_last_pass_s is not None and obs.legionella_last_pass_s >= window_start_s
+            if not passed:
+                if not self.m.has_gas:
+                    return replace(decision, reason=f"legionella_due_no_heater:{decision.reason}")
+                return Decision(
+                    miner_power_w=0.0,
+                    charge_pump=False,
+                    gas_enable=True,
+                    gas_setpoint_c=self.c.legionella_target_c + self.gas_hysteresis_k,
+                    destratify=True,
+                    reason="legionella_cycle",
+                )
         return decision

@@ -15,6 +15,7 @@ from boiler.config import ControlConfig, PlantConfig
 from boiler.control.plant_model import PlantModel
 from boiler.control.types import Decision, Observation
 from boiler.economics import GasPrice
+from boiler.schedule import in_any
 
 
 class Strategy(Protocol):
@@ -30,13 +31,6 @@ def mining_revenue_eur_per_kwh(hashprice_net_eur_per_ph_day: float, j_per_th: fl
     return hashprice_net_eur_per_ph_day / 1000.0 / 24.0 * (1000.0 / j_per_th)
 
 
-def _in_windows(minute: int, windows: list[tuple[int, int]]) -> bool:
-    for start, end in windows:
-        if (start <= minute < end) if start < end else (minute >= start or minute < end):
-            return True
-    return False
-
-
 class RuleStrategy:
     name = "rule"
 
@@ -47,7 +41,6 @@ class RuleStrategy:
         self.r = control.rule
         self.gas_heat_eur_per_kwh = gas.eur_per_kwh_pci() / gas_efficiency
         self.gas_hysteresis_k = gas_hysteresis_k
-        self._peaks = [(a.hour * 60 + a.minute, b.hour * 60 + b.minute) for a, b in self.r.peak_hours]
         self._target_w: float | None = None
         self._wake_since_s: float | None = None
         self._base_ema_c: float | None = None
@@ -102,7 +95,7 @@ class RuleStrategy:
         step = r.power_step_w
         current = self._target_w or 0.0
         if current <= 0.0:
-            if wanted_w < self.m.fleet_min_w + r.wake_margin_w:
+            if wanted_w < min(self.m.fleet_min_w + r.wake_margin_w, self.m.fleet_max_w):
                 self._wake_since_s = None
                 return 0.0
             if self._wake_since_s is None:
@@ -130,13 +123,12 @@ class RuleStrategy:
             absorbable = self.absorbable_w(now_s, obs)
             if mode == "mine" and self.m.has_dry_cooler:
                 wanted_w, dump = self.m.fleet_max_w, absorbable < self.m.fleet_max_w
-                reasons.append("dump" if dump else "absorb")
             else:
                 wanted_w = absorbable
         target_w = self._hold_or_move(now_s, wanted_w) if not dump else wanted_w
         self._target_w = target_w
-        if mode in ("mine", "heat") and not dump:
-            reasons.append("absorb" if target_w > 0 else "tank_full")
+        if mode in ("mine", "heat"):
+            reasons.append("dump" if dump else "absorb" if target_w > 0 else "tank_full")
 
         gas_setpoint = self.c.setpoint_c + self.gas_hysteresis_k
         if self.miners_reach_setpoint and mode != "idle":
@@ -145,7 +137,7 @@ class RuleStrategy:
         else:
             gas_setpoint += self.r.gas_margin_k
             reasons.append("gas_finish")
-        if _in_windows(obs.local_minute, self._peaks):
+        if in_any(obs.local_minute, self.r.peak_hours):
             gas_setpoint += self.r.peak_boost_k
             reasons.append("peak")
         running = any(r.limit_w is not None and r.power_w > 100.0 for r in obs.miners)

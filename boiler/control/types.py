@@ -40,9 +40,10 @@ class Observation:
     #: Net mining revenue per kWh of electricity at the fleet's nominal efficiency, for comparisons.
     hashprice_eur_per_ph_day: float
     cold_water_c: float
-    #: The hygiene checker wants a disinfection cycle (a daily raise is due).
+    #: The hygiene rules need a disinfection cycle (a daily raise) before the next daily window.
     legionella_due: bool = False
-    legionella_in_progress: bool = False
+    #: When every store that needs cycles last met a criterion (epoch s; None if never seen).
+    legionella_last_pass_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,11 @@
 """The miners' primary coolant loop and its plate exchanger to the tank's charging circuit.
 
 The loop is one well-mixed volume at the miners' inlet temperature T. The miners add their heat
-P; the exchanger passes Q = ε·C_min·(T + P/C_hot − T_tank) to the secondary side; a dry cooler
-may reject some. With Q linear in T the loop's energy balance C_loop·dT/dt = P − Q − Q_dump is a
-linear ODE, integrated exactly over each step, so the scheme is stable for any step size and the
-heat handed to the tank is exactly what the loop lost.
+P (less a small loss to the room, taken at the step's start); the exchanger passes
+Q = ε·C_min·(T + P/C_hot − T_tank) to the secondary side; a dry cooler may reject some. With Q
+linear in T, the loop's balance C_loop·dT/dt = P − Q − Q_dump is a linear ODE, integrated exactly
+over each step, so the scheme is stable for any step size and the heat handed to the tank is
+exactly what the loop lost.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ class CoolantLoop:
     #: A mixing valve bypasses the exchanger to keep the miners' inlet at least this warm.
     min_inlet_c: float
     inlet_c: float
+    #: Pipes and miners lose a little heat to the plant room (matters when the miners idle).
+    ua_w_per_k: float = 0.0
+    ambient_c: float = 20.0
 
     def step(
         self,
@@ -43,7 +47,7 @@ class CoolantLoop:
     ) -> CoolantStep:
         t0 = self.inlet_c
         cap = self.capacity_j_per_k
-        net_w = miner_heat_w - dump_w
+        net_w = miner_heat_w - dump_w - self.ua_w_per_k * (t0 - self.ambient_c)
         exchanging = pump_on and c_cold_w_per_k > 0 and c_hot_w_per_k > 0 and t0 >= self.min_inlet_c
         if not exchanging:
             t1 = t0 + net_w * dt_s / cap

@@ -42,11 +42,11 @@ class _TankUnit:
         coil = cfg.gas_coil
         if coil is not None:
             top = self.params.node_at_height(coil.top)
-            bottom = self.params.node_at_height(coil.bottom)
-            self.coil_nodes = list(range(min(top, bottom), max(top, bottom) + 1))
+            bottom = self.params.node_at_height(coil.bottom + 1e-9)
+            self.coil_node = max(top, bottom)  # its lowest turn (node indices count from the top)
             self.aquastat_node = self.params.node_at_height(coil.sensor_height)
         else:
-            self.coil_nodes = []
+            self.coil_node = 0
             self.aquastat_node = 0
 
 
@@ -88,7 +88,8 @@ class SimulatedPlant:
         if min_inlet is None:
             min_inlet = max((m.spec.inlet_min_c for m in self.miners), default=0.0) + 2.0
         start_inlet = max(min_inlet, self._charge.tank.bottom_c)
-        self.coolant = CoolantLoop(litres_to_j_per_k(cfg.coolant.loop_volume_l), hx, min_inlet, start_inlet)
+        self.coolant = CoolantLoop(litres_to_j_per_k(cfg.coolant.loop_volume_l), hx, min_inlet, start_inlet,
+                                   ua_w_per_k=cfg.coolant.ua_w_per_k, ambient_c=self.ambient_c)
 
         g = cfg.gas_boiler
         self.gas = (
@@ -198,11 +199,15 @@ class SimulatedPlant:
                                charge.tank.bottom_c, dump_w)
         self.coolant_out_c = cs.inlet_c + (heat / self._c_hot if self._c_hot else 0.0)
 
-        # Gas boiler on its coil.
+        # Gas boiler on its coil. The coil heats the water around its lowest turn, which rises
+        # (buoyancy mixing spreads it through the zone above); it cannot heat past its flow temperature.
         gas_heat_w = 0.0
         if self.gas is not None:
             gu = self._gas_unit
-            gas_heat_w = self.gas.heat_w(now, cmd.gas_enable, cmd.gas_setpoint_c, gu.tank.temps_c[gu.aquastat_node])
+            temps = gu.tank.temps_c
+            gas_heat_w = self.gas.heat_w(now, cmd.gas_enable, cmd.gas_setpoint_c, temps[gu.aquastat_node])
+            room_w = (self.gas.max_flow_c - temps[gu.coil_node]) * gu.tank.node_capacity_j_per_k / dt
+            gas_heat_w = max(0.0, min(gas_heat_w, room_w))
         self.gas_power_w = gas_heat_w
 
         # Advance the tanks in flow order.
@@ -229,9 +234,7 @@ class SimulatedPlant:
             heat_w = None
             if gas_heat_w > 0 and u is self._gas_unit:
                 heat_w = [0.0] * u.cfg.nodes
-                share = gas_heat_w / len(u.coil_nodes)
-                for node in u.coil_nodes:
-                    heat_w[node] = share
+                heat_w[u.coil_node] = gas_heat_w
             res = u.tank.step(dt, self.ambient_c, ins, outs, heat_w)
             f.tank_loss_j += res.loss_j
             if q_draw > 0 or (is_last and q_loop > 0):
