@@ -220,7 +220,7 @@ class Outbox:
         if not force and self._last_warn_s is not None and now - self._last_warn_s < self._warn_every_s:
             return
         log.warning(
-            "telemetry outbox full, oldest points dropped "
+            "telemetry outbox full, oldest points dropped "  # split to fit the line length
             "dropped=%d dropped_total=%d limit=%d queued=%d path=%s",
             self._dropped_unreported,
             self.dropped_total,

@@ -61,7 +61,7 @@ def _check_name(kind: str, name: str) -> None:
 def _check_key(kind: str, key: str) -> None:
     _check_name(kind, key)
     if key.startswith("_"):
-        raise ValueError(f"{kind} {key!r} starts with '_', a namespace InfluxDB 2.x/3.x reserve")
+        raise ValueError(f"{kind} {key!r} starts with '_', reserved by InfluxDB 2.x/3.x")
     if key == "time":
         raise ValueError(f"{kind} 'time' is reserved by InfluxDB")
 

@@ -30,25 +30,33 @@ PLANT: Final = "plant"
 PLANT_FIELDS: Final[Mapping[str, FieldType]] = {
     "outlet_c": float,
     "loop_return_c": float,
-    "cold_in_c": float,
+    "cold_water_c": float,
     "coolant_in_c": float,
     "coolant_out_c": float,
-    "charging_pump_frac": float,
+    "charge_pump": bool,
+    "charge_pump_frac": float,
     "charging_flow_lpm": float,
     "charging_power_w": float,
     "draw_lpm": float,
-    "gas_on": bool,
+    "gas_enable": bool,
+    "gas_firing": bool,
     "gas_setpoint_c": float,
     "gas_power_w": float,
-    "dry_cooler_on": bool,
+    "dry_cooler": bool,
     "dry_cooler_power_w": float,
+    "destratify": bool,
     "miners_power_w": float,
+    "hashrate_ths": float,
+    "electricity_eur_per_kwh": float,
+    "hashprice_eur_per_ph_day": float,
+    "legionella_due": bool,
+    "legionella_in_progress": bool,
     "safe_state": bool,
 }
 
 TANK: Final = "tank"
-#: Key of the observation holding tank temperatures, sensor name -> °C.
-TANK_TEMPS_KEY: Final = "tank_temps_c"
+#: Keys of the observation that may hold tank temperatures, sensor name -> °C (first found wins).
+TANK_TEMPS_KEYS: Final = ("sensors_c", "tank_temps_c")
 TANK_FIELDS: Final[Mapping[str, FieldType]] = {"temp_c": float}
 
 MINER: Final = "miner"
@@ -58,27 +66,34 @@ MINER_FIELDS: Final[Mapping[str, FieldType]] = {
     "power_limit_w": float,
     "coolant_in_c": float,
     "coolant_out_c": float,
+    "available": bool,
     "state": str,
     "state_code": int,
 }
-#: Numeric twin of ``state`` for backends that drop strings (VictoriaMetrics); -1 = other.
+#: Other input names accepted for a field.
+MINER_ALIASES: Final[Mapping[str, str]] = {"limit_w": "power_limit_w"}
+#: Numeric twin of ``state`` for backends that drop strings (VictoriaMetrics); -1 = any other state.
 MINER_STATE_CODES: Final[Mapping[str, int]] = {
-    "off": 0,
-    "sleeping": 1,
+    "sleeping": 0,
+    "mining": 1,
+    "hashing": 1,
     "starting": 2,
-    "mining": 3,
-    "error": 4,
+    "restarting": 2,
+    "throttled": 3,
+    "stopped_hot": 4,
     "unreachable": 5,
 }
 
 DECISION: Final = "decision"
 DECISION_FIELDS: Final[Mapping[str, FieldType]] = {
     "reason": str,
-    "miners_target_w": float,
-    "charging_pump_frac": float,
-    "gas_on": bool,
+    "miner_power_w": float,
+    "charge_pump": bool,
+    "gas_enable": bool,
     "gas_setpoint_c": float,
-    "dry_cooler_on": bool,
+    "destratify": bool,
+    "dump_heat": bool,
+    "force": bool,
     "safety_override": bool,
 }
 
@@ -86,20 +101,24 @@ LEDGER: Final = "ledger"
 LEDGER_FIELDS: Final[Mapping[str, FieldType]] = {
     "row_id": int,
     "interval_s": float,
-    "miner_energy_kwh": float,
-    "miner_heat_kwh": float,
-    "heat_to_tank_kwh": float,
-    "heat_dumped_kwh": float,
-    "gas_heat_kwh": float,
-    "gas_fuel_kwh": float,
-    "hot_water_kwh": float,
+    "electricity_kwh": float,
     "electricity_cost_eur": float,
+    "hashrate_ths_mean": float,
     "mining_revenue_eur": float,
+    "btc_mined": float,
+    "heat_from_miners_kwh": float,
+    "heat_from_gas_kwh": float,
+    "heat_dumped_kwh": float,
+    "gas_fuel_kwh": float,
     "gas_cost_eur": float,
     "net_cost_eur": float,
-    "hashrate_ths": float,
+    "dhw_heat_kwh": float,
+    "dhw_demand_kwh": float,
+    "dhw_volume_l": float,
+    "dhw_volume_below_setpoint_l": float,
+    "tank_losses_kwh": float,
+    "loop_losses_kwh": float,
     "co2_kg": float,
-    "co2_avoided_kg": float,
 }
 
 TELEMETRY: Final = "telemetry"
@@ -132,7 +151,7 @@ def plant_points(site: str, at: Timestamp, observation: object) -> list[Point]:
     data = _as_mapping(observation)
     time_ns = _time_ns(at)
     points = _points_if_any(PLANT, {"site": site}, _typed_fields(data, PLANT_FIELDS), time_ns)
-    temps = data.get(TANK_TEMPS_KEY) or {}
+    temps = next((data[k] for k in TANK_TEMPS_KEYS if data.get(k) is not None), {})
     for sensor, temp_c in _as_mapping(temps).items():
         fields = _typed_fields({"temp_c": temp_c}, TANK_FIELDS)
         points += _points_if_any(TANK, {"site": site, "sensor": str(sensor)}, fields, time_ns)
@@ -145,6 +164,9 @@ def miner_points(site: str, at: Timestamp, miners: Iterable[object]) -> list[Poi
     points: list[Point] = []
     for miner in miners:
         data = dict(_as_mapping(miner))
+        for alias, key in MINER_ALIASES.items():
+            if data.get(key) is None and data.get(alias) is not None:
+                data[key] = data[alias]
         name = data.get("name")
         if name is None or name == "":
             raise ValueError(f"miner record without a name: {data!r}")
@@ -171,8 +193,16 @@ def decision_point(site: str, at: Timestamp, decision: object) -> Point:
 
 
 def ledger_point(site: str, at: Timestamp, row: object) -> Point:
-    """The ``ledger`` point of one accounting interval, stamped at the interval's end."""
-    fields = _typed_fields(_as_mapping(row), LEDGER_FIELDS)
+    """The ``ledger`` point of one accounting interval, stamped at the interval's end.
+
+    ``interval_s`` comes from the row, or from its ``end_s - start_s``; ``net_cost_eur`` from the
+    row's key or property of that name."""
+    data = dict(_as_mapping(row))
+    if data.get("interval_s") is None and data.get("start_s") is not None and data.get("end_s") is not None:
+        data["interval_s"] = float(data["end_s"]) - float(data["start_s"])  # type: ignore[arg-type]
+    if data.get("net_cost_eur") is None and getattr(row, "net_cost_eur", None) is not None:
+        data["net_cost_eur"] = row.net_cost_eur  # type: ignore[attr-defined]
+    fields = _typed_fields(data, LEDGER_FIELDS)
     if not fields:
         raise ValueError(f"ledger row has none of the ledger fields: {row!r}")
     return Point(LEDGER, {"site": site}, fields, _time_ns(at))

@@ -72,7 +72,8 @@ class Backoff:
     max_s: float
 
     def delay_s(self, failures: int, rng: random.Random, retry_after_s: float | None = None) -> float:
-        cap = min(self.max_s, self.initial_s * 2.0 ** max(0, failures - 1))
+        doublings = min(max(0, failures - 1), 60)  # bounded: a day-long outage must not overflow
+        cap = min(self.max_s, self.initial_s * 2.0**doublings)
         delay = rng.uniform(cap / 2.0, cap)
         if retry_after_s is not None:  # the server asked for a pause; honour it up to our cap
             delay = max(delay, min(retry_after_s, self.max_s))
@@ -212,7 +213,7 @@ class TelemetryWriter:
             level = logging.ERROR if exc.status in (401, 403, 404) else logging.WARNING
             log.log(
                 level,
-                "telemetry write failed, points stay queued "
+                "telemetry write failed, points stay queued "  # split to fit the line length
                 "status=%s error=%s attempts=%d queued=%d retry_s=%.2f",
                 exc.status,
                 exc,

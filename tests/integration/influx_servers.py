@@ -12,6 +12,7 @@ A missing binary fails the test when ``CI=true`` and skips it otherwise
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import http.client
 import json
@@ -65,7 +66,9 @@ class ServerProcess:
 
     def start(self, timeout_s: float = 20.0) -> None:
         with self.log_path.open("ab") as log:
-            self._proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self._proc = subprocess.Popen(
+                self.argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         deadline = time.monotonic() + timeout_s
         while True:
             if self._proc.poll() is not None:
@@ -76,7 +79,9 @@ class ServerProcess:
             except (OSError, http.client.HTTPException):
                 if time.monotonic() > deadline:
                     self.stop()
-                    raise TimeoutError(f"{self.argv[0]} not ready after {timeout_s} s; log: {self.log_path}") from None
+                    raise TimeoutError(
+                        f"{self.argv[0]} not ready after {timeout_s} s; log: {self.log_path}"
+                    ) from None
                 time.sleep(0.01)
 
     @property
@@ -210,7 +215,12 @@ class _ShimHandler(BaseHTTPRequestHandler):
             elif path == "/health":
                 status, _, _ = self._upstream("GET", "/ping")
                 ok = status == 204
-                body = {"name": "influxdb", "status": "pass" if ok else "fail", "message": "shim", "checks": []}
+                body = {
+                    "name": "influxdb",
+                    "status": "pass" if ok else "fail",
+                    "message": "shim",
+                    "checks": [],
+                }
                 self._reply(200 if ok else 503, json.dumps(body).encode())
             else:
                 self._error(404, "not found", f"path not found: {path}")
@@ -270,10 +280,8 @@ class V2WriteShim:
         server.shutdown()
         server.server_close()
         for conn in list(server.connections):  # end keep-alive connections too
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 # -- InfluxDB 1.x ----------------------------------------------------------------------------------
@@ -328,7 +336,9 @@ bind-address = "{LOOPBACK}:{rpc_port}"
 """
         )
         self._process = ServerProcess(
-            [self.binary, "run", "-config", str(config)], root / "influxd.log", _http_ok(f"{self.v1_url}/ping")
+            [self.binary, "run", "-config", str(config)],
+            root / "influxd.log",
+            _http_ok(f"{self.v1_url}/ping"),
         )
         self.shim = V2WriteShim(self.http_port, token)
 
