@@ -1,8 +1,8 @@
 """One miner reached through pyasic 0.79: identify it, read what the controller needs, command it.
 
 This is the only module that knows pyasic's classes. It works around the pyasic bugs that touch
-us (see docs/pyasic-notes.md); each workaround is named `# pyasic:` where it happens. It imposes
-no timeouts itself: the fleet wraps every call in `asyncio.wait_for`.
+us (docs/pyasic-notes.md); each workaround is marked `# pyasic:` where it happens. It imposes no
+timeouts itself: the fleet runs every call under its own deadline.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 import pyasic
+from grpclib import GRPCError, Status
 from pyasic.data import MinerData
 from pyasic.errors import APIError
 from pyasic.miners.backends.braiins_os import BOSer
@@ -20,25 +21,32 @@ from pyasic.miners.base import MinerProtocol
 from pyasic.miners.data import DataOptions
 from pyasic.miners.factory import MINER_CLASSES, MinerTypes
 from pyasic.rpc.btminer import BTMinerV3RPCAPI
+from pyasic.web.braiins_os.proto.braiins.bos.v1 import SaveAction
 
 from miners.config import Credentials
 from miners.driver_link import Identity, MinerAuthError, MinerCommandError, Sample
 
 log = logging.getLogger(__name__)
 
-#: Only what the controller uses: no config, pools, fans or serials on every tick.
-POLL_FIELDS: tuple[DataOptions, ...] = (
-    DataOptions.HASHRATE,
-    DataOptions.WATTAGE,
-    DataOptions.WATTAGE_LIMIT,
-    DataOptions.ENVIRONMENT_TEMP,
-    DataOptions.HASHBOARDS,
-    DataOptions.IS_MINING,
-    DataOptions.ERRORS,
-    DataOptions.UPTIME,
-)
-#: Any firmware date after this makes pyasic pick the API v3 class for a Whatsminer.
+# Only what the controller uses: no config, pools, fans or serials on every tick (without
+# `include`, get_data also calls get_config: more round-trips, heavy on BOS+).
+_WHATSMINER_FIELDS = [
+    DataOptions.HASHRATE, DataOptions.WATTAGE, DataOptions.WATTAGE_LIMIT, DataOptions.ENVIRONMENT_TEMP,
+    DataOptions.IS_MINING, DataOptions.ERRORS, DataOptions.UPTIME,
+]
+# pyasic: BTMinerV3 has no is_mining data location, so MinerData.is_mining stays True even when
+# stopped; the device info's `miner.working` is read instead.
+_WHATSMINER_V3_FIELDS = [f for f in _WHATSMINER_FIELDS if f is not DataOptions.IS_MINING]
+# BOS+: hashboards (for the coolant temperatures) and the tuner state are read directly below.
+_BRAIINS_FIELDS = [
+    DataOptions.HASHRATE, DataOptions.WATTAGE, DataOptions.WATTAGE_LIMIT, DataOptions.ERRORS, DataOptions.UPTIME,
+]
+_OTHER_FIELDS = [*_WHATSMINER_FIELDS]
+#: Any firmware date after 2024-11 makes pyasic pick the API v3 class for a Whatsminer.
 _WHATSMINER_V3_VERSION = "20250101.00.Rel"
+#: API v3 reply code for a refused token ("access denied").
+_V3_ACCESS_DENIED = -4
+_PYASIC_ERRORS = (APIError, GRPCError, OSError, ValueError, LookupError, TypeError, AttributeError)
 
 
 def family(miner: MinerProtocol) -> str:
@@ -63,72 +71,62 @@ def apply_credentials(miner: MinerProtocol, credentials: Credentials) -> None:
     if isinstance(miner, BTMinerV2 | BTMinerV3):
         if password is not None:
             miner.rpc.pwd = password
-    elif isinstance(miner, BOSer):
-        # pyasic: BOSerWebAPI reads settings key "default_bosminer_password", which does not exist
-        # (the setting is "default_bosminer_web_password"), so the password must be set here.
-        if credentials.username is not None:
-            miner.web.username = credentials.username
+        return
+    # pyasic: BOSerWebAPI reads the setting "default_bosminer_password", which does not exist (the
+    # setting is "default_bosminer_web_password"), so only the handle's attribute works.
+    web = getattr(miner, "web", None)
+    if web is not None:
         if password is not None:
-            miner.web.pwd = password
-    else:
-        web = getattr(miner, "web", None)
-        if web is not None and password is not None:
             web.pwd = password
-            if credentials.username is not None:
-                web.username = credentials.username
+        if credentials.username is not None:
+            web.username = credentials.username
 
 
-async def _answers_v3(ip: str) -> str | None:
-    """The firmware version a Whatsminer reports on API v3 (TCP 4433), or None if nothing answers."""
-    try:
-        reply = await BTMinerV3RPCAPI(ip).get_device_info()
-    except (APIError, OSError, ValueError):
-        return None
-    if not isinstance(reply, dict):
-        return None
-    system = reply.get("msg", {}).get("system", {}) if isinstance(reply.get("msg"), dict) else {}
-    version = system.get("fwversion") if isinstance(system, dict) else None
-    return str(version) if version else None
-
-
-async def _v2_answers(miner: BTMinerV2) -> bool:
-    try:
-        reply = await miner.rpc.get_version()
-    except (APIError, OSError, ValueError):
-        return False
-    return isinstance(reply, dict) and reply.get("STATUS") == "S"
+# ---------------------------------------------------------------------------------- identification
 
 
 async def identify(ip: str) -> MinerProtocol | None:
     """Ask pyasic what answers at `ip`; None when nothing recognisable does."""
     miner = await pyasic.get_miner(ip)
-    if miner is None:
-        return None
     if isinstance(miner, BTMinerV2) and not await _v2_answers(miner):
-        # pyasic: a Whatsminer with only API v3 open (4028 closed) is found by its 4433 probe, but the
-        # firmware version is only asked on 4028, so pyasic builds the v2 class and nothing works.
-        version = await _answers_v3(ip)
+        # pyasic: a Whatsminer with only API v3 open (4028 closed) is found by its 4433 probe, but
+        # the firmware version is only asked on 4028, so pyasic builds the v2 class and nothing works.
+        version = await _v3_firmware(ip)
         if version is not None:
-            rebuilt = _whatsminer_v3(miner, version)
-            log.info("event=reclassified ip=%s class=%s", ip, type(rebuilt).__name__)
-            return rebuilt
+            miner = _whatsminer_v3(miner, version)
+            log.info("event=reclassified ip=%s class=%s", ip, type(miner).__name__)
     return miner
 
 
+async def _v2_answers(miner: BTMinerV2) -> bool:
+    try:
+        reply = await miner.rpc.get_version()
+    except _PYASIC_ERRORS:
+        return False
+    return isinstance(reply, dict) and reply.get("STATUS") == "S"
+
+
+async def _v3_firmware(ip: str) -> str | None:
+    """The firmware version a Whatsminer reports on API v3 (TCP 4433), or None if nothing answers."""
+    try:
+        reply = await BTMinerV3RPCAPI(ip).get_device_info()
+        return str(reply["msg"]["system"]["fwversion"])
+    except (*_PYASIC_ERRORS, KeyError):
+        return None
+
+
 def _whatsminer_v3(miner: MinerProtocol, version: str) -> MinerProtocol:
-    key = None if miner.raw_model is None else str(miner.raw_model).upper()
+    # BTMiner.__new__ built the instance's class under the registry class's name; find that one.
     classes = MINER_CLASSES[MinerTypes.WHATSMINER]
-    cls = classes.get(key, classes[None])
+    cls = next((c for c in classes.values() if c.__name__ == type(miner).__name__), classes[None])
     if not (version[:8].isdigit() and version[:8] > "20241100"):
         version = _WHATSMINER_V3_VERSION  # it answered on v3, so it is v3 whatever its date says
     return cls(str(miner.ip), version)
 
 
 async def read_identity(miner: MinerProtocol) -> Identity:
-    """MAC, serial and firmware version of a miner (one extra read; done at connect, not every tick)."""
-    data = await miner.get_data(
-        include=[DataOptions.MAC, DataOptions.SERIAL_NUMBER, DataOptions.FW_VERSION]
-    )
+    """MAC, serial and firmware version (an extra read: done at connect, not every tick)."""
+    data = await miner.get_data(include=[DataOptions.MAC, DataOptions.SERIAL_NUMBER, DataOptions.FW_VERSION])
     return Identity(
         ip=str(miner.ip),
         make=None if miner.make is None else str(miner.make),
@@ -141,73 +139,84 @@ async def read_identity(miner: MinerProtocol) -> Identity:
     )
 
 
+# ----------------------------------------------------------------------------------------- reading
+
+
+async def read_sample(miner: MinerProtocol) -> Sample:
+    """One poll of the fields the controller needs. Raises when the miner gave nothing usable."""
+    coolant_out: float | None = None
+    if isinstance(miner, BTMinerV3):
+        data, mining = await asyncio.gather(miner.get_data(include=_WHATSMINER_V3_FIELDS), _v3_working(miner))
+        coolant_in = data.env_temp
+    elif isinstance(miner, BTMinerV2):
+        data = await miner.get_data(include=_WHATSMINER_FIELDS)
+        mining, coolant_in = data.is_mining, data.env_temp
+    elif isinstance(miner, BOSer):
+        data, mining, (coolant_in, coolant_out) = await asyncio.gather(
+            miner.get_data(include=_BRAIINS_FIELDS), _bos_tuner_running(miner), _bos_coolant(miner)
+        )
+    else:
+        data = await miner.get_data(include=_OTHER_FIELDS)
+        mining, coolant_in = data.is_mining, data.env_temp
+    hashrate = None if data.hashrate is None else float(data.hashrate)
+    if data.wattage is None and hashrate is None and data.wattage_limit is None:
+        # pyasic turns an unreadable reply into an empty MinerData instead of an error.
+        raise MinerCommandError("no usable answer (refused, empty or unreadable reply)")
+    return Sample(
+        power_w=_float(data.wattage),
+        hashrate_ths=hashrate,
+        power_limit_w=_float(data.wattage_limit),
+        # Hydro Whatsminers report the coolant inlet as "Env Temp" (and no outlet).
+        coolant_in_c=_float(coolant_in),
+        coolant_out_c=coolant_out,
+        mining=mining,
+        errors=_errors_text(data),
+        uptime_s=_float(data.uptime),
+    )
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
 def _errors_text(data: MinerData) -> tuple[str, ...]:
     # pyasic: BTMinerV2 reports each error twice (get_error_code and the summary), so deduplicate.
     seen: dict[str, None] = {}
     for error in data.errors or []:
         code = getattr(error, "error_code", None)
         message = getattr(error, "error_message", None)
-        text = f"{code}: {message}" if code is not None else str(message)
-        seen.setdefault(text, None)
+        seen.setdefault(f"{code}: {message}" if code is not None else str(message), None)
     return tuple(seen)
 
 
-def _board_temps(data: MinerData) -> list[float]:
-    return [float(b.temp) for b in data.hashboards or [] if b.temp is not None and not b.missing]
-
-
 async def _v3_working(miner: BTMinerV3) -> bool | None:
-    # pyasic: BTMinerV3 has no is_mining data location, so MinerData.is_mining stays True even
-    # while stopped; the device info's `miner.working` is the truth.
     reply = await miner.rpc.get_device_info()
     try:
-        working = reply["msg"]["miner"]["working"]
+        return str(reply["msg"]["miner"]["working"]).lower() == "true"
     except (KeyError, TypeError):
         return None
-    return str(working).lower() == "true"
 
 
-async def read_sample(miner: MinerProtocol) -> Sample:
-    """One poll of the fields the controller needs. Raises when the miner gave nothing usable."""
-    if isinstance(miner, BTMinerV3):
-        fields = [f for f in POLL_FIELDS if f is not DataOptions.IS_MINING]
-        data, mining = await asyncio.gather(miner.get_data(include=fields), _v3_working(miner))
-    else:
-        data = await miner.get_data(include=list(POLL_FIELDS))
-        mining = data.is_mining
-    hashrate = None if data.hashrate is None else float(data.hashrate)
-    if data.wattage is None and hashrate is None and data.wattage_limit is None:
-        # pyasic turns an unreadable reply into an empty MinerData instead of an error.
-        raise MinerCommandError("no usable data in the reply")
-    temps = _board_temps(data)
-    return Sample(
-        power_w=None if data.wattage is None else float(data.wattage),
-        hashrate_ths=hashrate,
-        power_limit_w=None if data.wattage_limit is None else float(data.wattage_limit),
-        # Hydro Whatsminers report the coolant inlet as "Env Temp"; the hottest board stands in for
-        # the outlet, which no firmware reports through pyasic.
-        coolant_in_c=None if data.env_temp is None else float(data.env_temp),
-        coolant_out_c=max(temps) if temps else None,
-        mining=mining,
-        errors=_errors_text(data),
-        uptime_s=None if data.uptime is None else float(data.uptime),
-    )
+async def _bos_tuner_running(miner: BOSer) -> bool | None:
+    # pyasic: BOSer.is_mining is "some board hashes", which is False while the tuner restarts
+    # after a power-target change or a wake; paused (tuner stopped, no chain status) is the truth.
+    try:
+        reply = await miner.rpc.tunerstatus()
+        return bool(reply["TUNERSTATUS"][0]["TunerChainStatus"])
+    except (APIError, KeyError, IndexError, TypeError):
+        return None
 
 
-def _v2_reply_ok(reply: Any, what: str) -> None:
-    if isinstance(reply, dict) and reply.get("Msg") == "API command OK":
-        return
-    if isinstance(reply, dict) and "enc" in reply:
-        raise MinerAuthError(f"{what}: reply could not be decrypted (wrong password?)")
-    raise MinerCommandError(f"{what}: unexpected reply {_short(reply)}")
+async def _bos_coolant(miner: BOSer) -> tuple[float | None, float | None]:
+    # pyasic: BOSer parses hashboards but drops the hydro boards' inlet and outlet temperatures.
+    reply = await miner.web.get_hashboards()
+    boards = reply.get("hashboards", []) if isinstance(reply, dict) else []
+    inlets = [b["lowestInletTemp"]["degreeC"] for b in boards if "degreeC" in b.get("lowestInletTemp", {})]
+    outlets = [b["highestOutletTemp"]["degreeC"] for b in boards if "degreeC" in b.get("highestOutletTemp", {})]
+    return (min(inlets) if inlets else None, max(outlets) if outlets else None)
 
 
-def _v3_reply_ok(reply: Any, what: str) -> None:
-    if isinstance(reply, dict) and reply.get("code") == 0:
-        return
-    if isinstance(reply, dict) and reply.get("code") == -4:
-        raise MinerAuthError(f"{what}: token refused (wrong password?)")
-    raise MinerCommandError(f"{what}: refused {_short(reply)}")
+# --------------------------------------------------------------------------------------- commanding
 
 
 def _short(reply: Any) -> str:
@@ -215,58 +224,107 @@ def _short(reply: Any) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
-async def _v2_privileged(miner: BTMinerV2, what: str, call: Any) -> None:
+async def _v2_write(what: str, call: Any) -> None:
+    # pyasic: BTMinerV2.set_power_limit/stop_mining/resume_mining turn failures into False (or, for
+    # a reply it cannot decrypt, an AttributeError) and drop the reason; call the RPC and read it.
     try:
         reply = await call
     except APIError as error:
-        if _is_auth_refusal(str(error)):
-            raise MinerAuthError(f"{what}: {error} (wrong password, or API writes not enabled)") from error
-        raise MinerCommandError(f"{what}: {error}") from error
+        message = str(error)
+        if "invalid json" in message.lower() or "token" in message.lower():
+            # pyasic builds valid JSON, so only a key mismatch makes it unreadable to the firmware.
+            raise MinerAuthError(f"{what}: refused ({message}): wrong password") from error
+        if "can't access write cmd" in message:
+            raise MinerAuthError(f"{what}: refused ({message}): API writes not enabled on the miner") from error
+        raise MinerCommandError(f"{what}: {message}") from error
     except (AttributeError, TypeError) as error:
-        # pyasic: an encrypted reply it cannot decrypt (our password differs from the miner's)
-        # reaches `validate_command_output` as {"enc": "..."} and fails there with AttributeError.
-        raise MinerAuthError(f"{what}: reply could not be decrypted (wrong password?)") from error
-    _v2_reply_ok(reply, what)
+        raise MinerAuthError(f"{what}: reply could not be decrypted: wrong password") from error
+    if not (isinstance(reply, dict) and reply.get("Msg") == "API command OK"):
+        raise MinerCommandError(f"{what}: unexpected reply {_short(reply)}")
 
 
-def _is_auth_refusal(message: str) -> bool:
-    lowered = message.lower()
-    return any(word in lowered for word in ("token", "password", "can't access write cmd"))
+async def _v3_write(what: str, call: Any) -> None:
+    # pyasic: BTMinerV3.set_power_limit ignores the reply and returns True even when refused.
+    reply = await call
+    if isinstance(reply, dict) and reply.get("code") == 0:
+        return
+    if isinstance(reply, dict) and reply.get("code") == _V3_ACCESS_DENIED:
+        # The token is a hash of the password: a refused token means the password differs.
+        raise MinerAuthError(f"{what}: refused ({reply.get('msg')}): wrong password")
+    raise MinerCommandError(f"{what}: refused {_short(reply)}")
+
+
+async def _bos_write(what: str, call: Any) -> dict[str, Any]:
+    # pyasic: BOSer commands return False on any APIError; the gRPC status says why.
+    try:
+        reply = await call
+    except (APIError, GRPCError) as error:
+        status = _grpc_status(error)
+        if status is Status.UNAUTHENTICATED:
+            raise MinerAuthError(f"{what}: login refused: wrong username or password") from error
+        detail = _grpc_message(error) or str(error)
+        raise MinerCommandError(f"{what}: {detail}") from error
+    return reply if isinstance(reply, dict) else {}
+
+
+def _grpc_status(error: BaseException | None) -> Status | None:
+    while error is not None:
+        if isinstance(error, GRPCError):
+            return error.status
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _grpc_message(error: BaseException | None) -> str | None:
+    while error is not None:
+        if isinstance(error, GRPCError):
+            return f"{error.status.name}: {error.message}"
+        error = error.__cause__ or error.__context__
+    return None
 
 
 async def set_power_limit(miner: MinerProtocol, watts: int) -> None:
-    """Ask for a power limit; raises MinerCommandError with the reason when refused."""
+    """Ask for a power limit; raises MinerCommandError (MinerAuthError) with the reason when refused."""
     what = f"set_power_limit({watts})"
     if isinstance(miner, BTMinerV3):
-        # pyasic: BTMinerV3.set_power_limit ignores the reply and returns True even when refused.
-        _v3_reply_ok(await miner.rpc.set_miner_power_limit(watts), what)
+        await _v3_write(what, miner.rpc.set_miner_power_limit(watts))
     elif isinstance(miner, BTMinerV2):
-        # pyasic: BTMinerV2.set_power_limit turns every failure into False and drops the reason.
-        await _v2_privileged(miner, what, miner.rpc.adjust_power_limit(watts))
+        await _v2_write(what, miner.rpc.adjust_power_limit(watts))
+    elif isinstance(miner, BOSer):
+        # The same request BOSer.set_power_limit sends, with the reason kept on failure.
+        reply = await _bos_write(
+            what, miner.web.set_power_target(watts, save_action=SaveAction(SaveAction.SAVE_AND_FORCE_APPLY))
+        )
+        if reply.get("powerTarget", {}).get("watt") != watts:
+            raise MinerCommandError(f"{what}: unexpected reply {_short(reply)}")
     elif not await miner.set_power_limit(watts):
         raise MinerCommandError(f"{what}: refused by {family(miner)}")
 
 
 async def stop_mining(miner: MinerProtocol) -> None:
     if isinstance(miner, BTMinerV3):
-        _v3_reply_ok(await miner.rpc.set_miner_service("stop"), "stop_mining")
+        await _v3_write("stop_mining", miner.rpc.set_miner_service("stop"))
     elif isinstance(miner, BTMinerV2):
-        await _v2_privileged(miner, "stop_mining", miner.rpc.power_off(respbefore=True))
+        await _v2_write("stop_mining", miner.rpc.power_off(respbefore=True))
+    elif isinstance(miner, BOSer):
+        await _bos_write("stop_mining", miner.web.pause_mining())
     elif not await miner.stop_mining():
         raise MinerCommandError(f"stop_mining: refused by {family(miner)}")
 
 
 async def resume_mining(miner: MinerProtocol) -> None:
     if isinstance(miner, BTMinerV3):
-        _v3_reply_ok(await miner.rpc.set_miner_service("start"), "resume_mining")
+        await _v3_write("resume_mining", miner.rpc.set_miner_service("start"))
     elif isinstance(miner, BTMinerV2):
-        await _v2_privileged(miner, "resume_mining", miner.rpc.power_on())
+        await _v2_write("resume_mining", miner.rpc.power_on())
+    elif isinstance(miner, BOSer):
+        await _bos_write("resume_mining", miner.web.resume_mining())
     elif not await miner.resume_mining():
         raise MinerCommandError(f"resume_mining: refused by {family(miner)}")
 
 
 class PyasicLink:
-    """A persistent pyasic handle (its token and session caches live on it) behind the fleet's interface."""
+    """A persistent pyasic handle (its token and session caches live on it) behind the fleet's seam."""
 
     def __init__(self, miner: MinerProtocol) -> None:
         self.miner = miner
