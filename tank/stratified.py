@@ -117,6 +117,20 @@ class StratifiedTank:
         self._node_ua = params.node_ua_w_per_k()
         dz = params.height_m / n
         self._conductance_w_per_k = params.conductivity_w_per_m_k * params.cross_section_m2 / dz
+        # Step-size dependent factors, computed once per distinct step (the simulator uses one).
+        self._cached_dt_s = math.nan
+        self._decay: list[float] = []
+        self._conduction_g = 0.0
+        self._conduction_reps = 1
+
+    def _prepare(self, dt_s: float) -> None:
+        cap = self.node_capacity_j_per_k
+        self._decay = [math.exp(-ua * dt_s / cap) for ua in self._node_ua]
+        g = self._conductance_w_per_k * dt_s / cap
+        # Explicit conduction is stable while g ≤ 1/2; sub-step otherwise (only for very fine grids).
+        self._conduction_reps = max(1, math.ceil(g / 0.45))
+        self._conduction_g = g / self._conduction_reps
+        self._cached_dt_s = dt_s
 
     # -- state -----------------------------------------------------------------------------
     @property
@@ -150,6 +164,8 @@ class StratifiedTank:
         """Advance the tank by dt_s. Inflows and outflows must balance (the tank is full)."""
         temps = self.temps_c
         n = len(temps)
+        if dt_s != self._cached_dt_s:
+            self._prepare(dt_s)
         out_sum = [0.0] * len(outflows)
         substeps = 0
         if inflows or outflows:
@@ -224,12 +240,9 @@ class StratifiedTank:
 
     def _conduct(self, dt_s: float) -> None:
         temps = self.temps_c
-        g = self._conductance_w_per_k * dt_s / self.node_capacity_j_per_k
-        # Explicit is stable while g ≤ 1/2; sub-step otherwise (only for very fine grids).
-        reps = max(1, math.ceil(g / 0.45))
-        g /= reps
+        g = self._conduction_g
         n = len(temps)
-        for _ in range(reps):
+        for _ in range(self._conduction_reps):
             flux = [g * (temps[i] - temps[i + 1]) for i in range(n - 1)]
             for i in range(n - 1):
                 temps[i] -= flux[i]
@@ -237,16 +250,10 @@ class StratifiedTank:
 
     def _lose(self, dt_s: float, ambient_c: float) -> float:
         temps = self.temps_c
-        cap = self.node_capacity_j_per_k
-        loss_j = 0.0
-        for i, ua in enumerate(self._node_ua):
-            if ua <= 0:
-                continue
-            before = temps[i]
-            after = ambient_c + (before - ambient_c) * math.exp(-ua * dt_s / cap)
-            temps[i] = after
-            loss_j += cap * (before - after)
-        return loss_j
+        before = sum(temps)
+        for i, decay in enumerate(self._decay):
+            temps[i] = ambient_c + (temps[i] - ambient_c) * decay
+        return self.node_capacity_j_per_k * (before - sum(temps))
 
 
 def _level_for(temps: list[float], temp_c: float) -> int:
