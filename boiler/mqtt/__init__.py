@@ -47,9 +47,7 @@ if TYPE_CHECKING:
         make_tls_context,
     )
 
-_CLIENT_NAMES = frozenset(
-    {"MqttStats", "PlantMqtt", "check_broker", "describe_connect_error", "make_tls_context"}
-)
+_CLIENT_NAMES = frozenset({"MqttStats", "PlantMqtt", "check_broker", "describe_connect_error", "make_tls_context"})
 
 
 def __getattr__(name: str) -> Any:

@@ -49,9 +49,7 @@ def check_value(config: ActuatorConfig, value: object) -> ActuatorValue:
         raise ValueError(f"actuator {config.name} ({config.kind}) takes a finite number, not {value!r}")
     low, high = config.value_range or (-math.inf, math.inf)
     if not low <= value <= high:
-        raise ValueError(
-            f"actuator {config.name}: {value} outside {low:g}..{high:g} {config.value_unit or ''}"
-        )
+        raise ValueError(f"actuator {config.name}: {value} outside {low:g}..{high:g} {config.value_unit or ''}")
     return float(value)
 
 

@@ -20,9 +20,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Self
+from typing import Any, Self, cast
 
 import aiomqtt
+from aiomqtt.exceptions import MqttConnectError
 from paho.mqtt.reasoncodes import ReasonCode
 
 from boiler.mqtt.actuators import ActuatorBank, ActuatorStatus, encode, format_number
@@ -94,22 +95,47 @@ def make_tls_context(tls: TlsConfig) -> ssl.SSLContext:
     return context
 
 
-def describe_connect_error(exc: aiomqtt.MqttError, broker: BrokerConfig) -> MqttPlantError:
-    """Turn aiomqtt's error into one that says what is wrong and where to fix it."""
+class _PahoLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """paho's log for one connection, remembering its last error.
+
+    A broker that refuses the TLS client (no client certificate) just closes the socket; aiomqtt then
+    reports only "Operation timed out", and the real cause is in paho's log.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.getLogger("boiler.mqtt.paho"), {})
+        self.last_error: str | None = None
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        if level >= logging.ERROR:
+            self.last_error = str(msg) % args if args else str(msg)
+        super().log(level, msg, *args, **kwargs)
+
+
+def describe_connect_error(
+    exc: aiomqtt.MqttError, broker: BrokerConfig, socket_error: str | None = None
+) -> MqttPlantError:
+    """Turn aiomqtt's error into one that says what is wrong and where to fix it.
+
+    `socket_error` is paho's last logged error, added when aiomqtt saw only a timeout.
+    """
     where = f"{broker.host}:{broker.effective_port}"
     if isinstance(exc, aiomqtt.MqttCodeError):
         rc = exc.rc.value if isinstance(exc.rc, ReasonCode) else exc.rc
-        if isinstance(exc, aiomqtt.MqttConnectError) and rc in _AUTH_CODES:
+        if isinstance(exc, MqttConnectError) and rc in _AUTH_CODES:
             who = f"user {broker.username!r}" if broker.username else "an anonymous client"
             return BrokerAuthError(
                 f"broker {where} refused the login of {who} ({exc}); check broker.username and "
                 "broker.password / broker.password_env, and the broker's password file"
             )
     text = str(exc)
+    if socket_error and "timed out" in text:
+        text = f"{text}; last socket error: {socket_error}"
     if "SSL" in text or "certificate" in text.lower() or "TLS" in text:
         return BrokerTlsError(
             f"TLS with broker {where} failed ({text}); check broker.tls.ca_file is the CA that signed the "
-            "broker's certificate and that broker.host matches the name or IP in that certificate"
+            "broker's certificate, that broker.host matches the name or IP in that certificate, and, if the "
+            "broker demands a client certificate, broker.tls.cert_file and key_file"
         )
     return BrokerUnreachable(f"cannot talk to broker {where}: {text}")
 
@@ -121,10 +147,11 @@ def _client_for(
     *,
     identifier: str,
     will: bool,
-) -> aiomqtt.Client:
+) -> tuple[aiomqtt.Client, _PahoLog]:
     broker = config.broker
     protocol = aiomqtt.ProtocolVersion.V5 if broker.protocol == "5" else aiomqtt.ProtocolVersion.V311
     status = Topics(config).status
+    paho_log = _PahoLog()
     client = aiomqtt.Client(
         broker.host,
         broker.effective_port,
@@ -136,12 +163,12 @@ def _client_for(
         keepalive=broker.keepalive_s,
         timeout=broker.connect_timeout_s,
         tls_context=tls,
-        logger=logging.getLogger("boiler.mqtt.paho"),
+        logger=cast(logging.Logger, paho_log),
         max_queued_incoming_messages=_INCOMING_QUEUE_MAX,
     )
     # aiomqtt warns above 10 unacknowledged publishes; the writer sends batches of up to _PUBLISH_BATCH.
     client.pending_calls_threshold = 2 * _PUBLISH_BATCH
-    return client
+    return client, paho_log
 
 
 async def check_broker(config: MqttConfig, environ: Mapping[str, str] | None = None) -> None:
@@ -151,12 +178,12 @@ async def check_broker(config: MqttConfig, environ: Mapping[str, str] | None = N
     except ValueError as exc:
         raise MqttSetupError(str(exc)) from None
     tls = make_tls_context(config.broker.tls) if config.broker.tls is not None else None
-    client = _client_for(config, password, tls, identifier=f"{config.client_id}-check", will=False)
+    client, paho_log = _client_for(config, password, tls, identifier=f"{config.client_id}-check", will=False)
     try:
         async with client:
             pass
     except aiomqtt.MqttError as exc:
-        raise describe_connect_error(exc, config.broker) from None
+        raise describe_connect_error(exc, config.broker, paho_log.last_error) from None
 
 
 class PlantMqtt:
@@ -250,9 +277,7 @@ class PlantMqtt:
                 raise self.last_error
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise self.last_error or BrokerUnreachable(
-                    f"no connection to the broker within {timeout_s:g} s"
-                )
+                raise self.last_error or BrokerUnreachable(f"no connection to the broker within {timeout_s:g} s")
             self._attempted.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._attempted.wait(), remaining)
@@ -467,7 +492,7 @@ class PlantMqtt:
         broker = self.config.broker
         delay_s = broker.reconnect_min_s
         while True:
-            client = _client_for(
+            client, paho_log = _client_for(
                 self.config, self._password, self._tls, identifier=self.config.client_id, will=True
             )
             try:
@@ -488,7 +513,7 @@ class PlantMqtt:
                     self._on_connect()
                     await self._session(client)
             except aiomqtt.MqttError as exc:
-                self._lost(describe_connect_error(exc, broker))
+                self._lost(describe_connect_error(exc, broker, paho_log.last_error))
             except Exception as exc:  # a bug in a session task: log it, reconnect, keep the plant reachable
                 _log.exception("mqtt_session_error")
                 self.stats.handler_errors += 1

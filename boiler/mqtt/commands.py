@@ -199,9 +199,7 @@ def _expiry(for_s: float | None, until: datetime | None, now: datetime, limits: 
     else:
         duration_s = limits.default_override_s if for_s is None else for_s
         if not math.isfinite(duration_s) or duration_s <= 0:
-            raise CommandRejected(
-                "invalid", f"`for_s` must be a positive number of seconds, not {duration_s}"
-            )
+            raise CommandRejected("invalid", f"`for_s` must be a positive number of seconds, not {duration_s}")
     if duration_s > limits.max_override_s:
         raise CommandRejected(
             "too_long", f"override of {duration_s:.0f} s exceeds the limit of {limits.max_override_s:.0f} s"

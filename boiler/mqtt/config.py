@@ -20,9 +20,7 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 
 def _slug(value: str) -> str:
     if not _SLUG.match(value):
-        raise ValueError(
-            f"{value!r} must be lower-case letters, digits and '_' (it is used in topics and ids)"
-        )
+        raise ValueError(f"{value!r} must be lower-case letters, digits and '_' (it is used in topics and ids)")
     return value
 
 
@@ -68,9 +66,7 @@ class TlsConfig(BaseModel):
         default=None,
         description="PEM file of the CA that signed the broker's certificate; none = system store.",
     )
-    cert_file: Path | None = Field(
-        default=None, description="Client certificate (PEM) when the broker wants one."
-    )
+    cert_file: Path | None = Field(default=None, description="Client certificate (PEM) when the broker wants one.")
     key_file: Path | None = Field(default=None, description="Private key (PEM) of the client certificate.")
     insecure: bool = Field(
         default=False,
@@ -95,18 +91,14 @@ class BrokerConfig(BaseModel):
     password: SecretStr | None = Field(
         default=None, description="Password. Prefer `password_env` so the secret stays out of the file."
     )
-    password_env: str | None = Field(
-        default=None, description="Environment variable that holds the password."
-    )
+    password_env: str | None = Field(default=None, description="Environment variable that holds the password.")
     tls: TlsConfig | None = Field(default=None, description="TLS settings; absent = plain TCP.")
     client_id: str | None = Field(
         default=None, description="MQTT client id; default `boiler-<site>`. Must be unique on the broker."
     )
     protocol: Literal["3.1.1", "5"] = Field(default="5", description="MQTT protocol version.")
     keepalive_s: int = Field(default=30, ge=5, le=3600, description="Keepalive; a dead link shows in 1.5×.")
-    connect_timeout_s: float = Field(
-        default=10.0, gt=0, le=300, description="Timeout of one connect attempt."
-    )
+    connect_timeout_s: float = Field(default=10.0, gt=0, le=300, description="Timeout of one connect attempt.")
     reconnect_min_s: float = Field(default=1.0, gt=0, le=600, description="First wait before reconnecting.")
     reconnect_max_s: float = Field(default=30.0, gt=0, le=3600, description="Longest wait between attempts.")
 
@@ -143,17 +135,13 @@ class SensorConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Slug = Field(
-        description="Unique name, e.g. `tank_top`; used in the state tree and by the controller."
-    )
+    name: Slug = Field(description="Unique name, e.g. `tank_top`; used in the state tree and by the controller.")
     topic: Topic = Field(description="Exact topic the device publishes on.")
     json_path: str | None = Field(
         default=None,
         description="Dotted path into a JSON payload (`temperature`, `data.t`, `probes.0.t`); none = plain.",
     )
-    unit: str = Field(
-        description="Unit the device sends: °C, K, °F, L/min, m³/h, W, kW, Wh, kWh, MWh, L, m³."
-    )
+    unit: str = Field(description="Unit the device sends: °C, K, °F, L/min, m³/h, W, kW, Wh, kWh, MWh, L, m³.")
     plausible: Range | None = Field(
         default=None, description="(low, high) in the product unit; outside it the sensor is implausible."
     )
@@ -214,19 +202,13 @@ class ActuatorConfig(BaseModel):
     name: Slug = Field(description="Unique name, e.g. `charging_pump`.")
     kind: ActuatorKind = Field(description="What it is; decides the value type (ON/OFF, %, °C).")
     topic: Topic = Field(description="Topic the device listens on.")
-    format: Literal["plain", "json"] = Field(
-        default="plain", description="Payload: plain text or a JSON object."
-    )
-    json_key: str | None = Field(
-        default=None, description="Key of the value in a JSON payload (format json)."
-    )
+    format: Literal["plain", "json"] = Field(default="plain", description="Payload: plain text or a JSON object.")
+    json_key: str | None = Field(default=None, description="Key of the value in a JSON payload (format json).")
     on_payload: str = Field(default="ON", min_length=1, description="Plain payload for on/true.")
     off_payload: str = Field(default="OFF", min_length=1, description="Plain payload for off/false.")
     range: Range | None = Field(default=None, description="(low, high) of a numeric kind; default by kind.")
     deadband: float = Field(default=0.0, ge=0, description="Smaller numeric changes are not sent.")
-    retain: bool = Field(
-        default=False, description="Publish retained (the device gets it after its restart)."
-    )
+    retain: bool = Field(default=False, description="Publish retained (the device gets it after its restart).")
     qos: Literal[0, 1, 2] = Field(default=1, description="MQTT QoS of the command.")
     republish_s: float | None = Field(
         default=None,
@@ -315,9 +297,7 @@ class MqttConfig(BaseModel):
         for item in [*self.sensors, *self.actuators]:
             for topic in (item.topic, getattr(item, "ack_topic", None)):
                 if topic is not None and topic.startswith(base) and topic.endswith("/set"):
-                    raise ValueError(
-                        f"{item.name}: topic {topic!r} collides with the command topics {base}…/set"
-                    )
+                    raise ValueError(f"{item.name}: topic {topic!r} collides with the command topics {base}…/set")
         return self
 
     @property

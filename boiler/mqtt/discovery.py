@@ -68,9 +68,7 @@ def discovery_configs(config: MqttConfig, version: str | None = None) -> dict[st
     }
     out: dict[str, dict[str, Any]] = {}
 
-    def add(
-        component: str, object_id: str, body: dict[str, Any], extra_availability: tuple[str, ...] = ()
-    ) -> None:
+    def add(component: str, object_id: str, body: dict[str, Any], extra_availability: tuple[str, ...] = ()) -> None:
         availability = [
             site_available,
             *(

@@ -113,9 +113,7 @@ class SensorBoard:
         low, high = sensor.plausible_range
         if not low <= value <= high:
             track.implausible, track.implausible_at_s = value, now_s
-            raise PayloadError(
-                "implausible", f"{value:.6g} {sensor.product_unit} outside plausible {low:g}..{high:g}"
-            )
+            raise PayloadError("implausible", f"{value:.6g} {sensor.product_unit} outside plausible {low:g}..{high:g}")
         track.value, track.at_s = value, now_s
         track.implausible = track.implausible_at_s = None
         self.accepted[sensor.name] += 1
@@ -149,9 +147,7 @@ class SensorBoard:
                 f"last value {track.implausible:.6g} {product_unit} outside {low:g}..{high:g}",
             )
         if track.value is None or track.at_s is None:
-            return Reading(
-                name, None, "never_seen", product_unit, None, f"no valid message on {sensor.topic}"
-            )
+            return Reading(name, None, "never_seen", product_unit, None, f"no valid message on {sensor.topic}")
         age_s = _age(now_s, track.at_s)
         if age_s > sensor.stale_after_s:
             return Reading(

@@ -50,9 +50,7 @@ STATE_ITEMS: Final[tuple[StateItem, ...]] = (
     StateItem("safe_state", "binary_sensor", "Safe state", "bool", device_class="problem"),
     StateItem("setpoint/outlet_c", "number", "Outlet setpoint", "number", "°C", "temperature", settable=True),
     StateItem("setpoint/tank_c", "number", "Tank setpoint", "number", "°C", "temperature", settable=True),
-    StateItem(
-        "override/miner_power_w", "number", "Miner power override", "number", "W", "power", settable=True
-    ),
+    StateItem("override/miner_power_w", "number", "Miner power override", "number", "W", "power", settable=True),
     StateItem(
         "override/gas_enable",
         "select",
@@ -72,12 +70,8 @@ STATE_ITEMS: Final[tuple[StateItem, ...]] = (
         icon="mdi:pump",
     ),
     StateItem("miners/power_w", "sensor", "Miner power", "number", "W", "power", "measurement"),
-    StateItem(
-        "miners/hashrate_ths", "sensor", "Hashrate", "number", "TH/s", None, "measurement", icon="mdi:pickaxe"
-    ),
-    StateItem(
-        "miners/online", "sensor", "Miners online", "number", None, None, "measurement", icon="mdi:server"
-    ),
+    StateItem("miners/hashrate_ths", "sensor", "Hashrate", "number", "TH/s", None, "measurement", icon="mdi:pickaxe"),
+    StateItem("miners/online", "sensor", "Miners online", "number", None, None, "measurement", icon="mdi:server"),
     StateItem("heat/miners_kwh", "sensor", "Heat from miners", "number", "kWh", "energy", "total_increasing"),
     StateItem("heat/gas_kwh", "sensor", "Heat from gas", "number", "kWh", "energy", "total_increasing"),
     StateItem("money/revenue_eur", "sensor", "Mining revenue", "number", "EUR", "monetary", "total"),

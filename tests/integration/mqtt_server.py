@@ -1,9 +1,10 @@
 """Debian's mosquitto for tests: free 127.0.0.1 ports, password auth, TLS from a throw-away CA.
 
-Three listeners share one password file: plain TCP, TLS, and TLS that also demands a client
-certificate. `mosquitto` is one broker for the session; `mosquitto_private` is a broker of the
-test's own (for restarts and kills that must not disturb other tests). Both can be stopped and
-started again on the same ports. Missing binaries skip the tests, or fail them when CI=true.
+Four listeners share one password file: plain TCP, TLS, TLS that also demands a client
+certificate, and TLS with a certificate for another host name. `mosquitto` is one broker for the
+session; `mosquitto_private` is a broker of the test's own (for restarts and kills that must not
+disturb other tests). Both can be stopped and started again on the same ports. Missing binaries
+skip the tests, or fail them when CI=true.
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ class MqttCerts:
     server_key: Path
     client_cert: Path
     client_key: Path
+    #: Signed by the CA but naming only elsewhere.invalid: the host name check must refuse it.
+    wrong_name_cert: Path
+    wrong_name_key: Path
     #: A CA that signed nothing here: trusting only it must fail the handshake.
     other_ca_file: Path
 
@@ -78,7 +82,8 @@ class MqttCerts:
                 "-out", f"{ca}.crt")  # fmt: skip
         (directory / "server.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
         (directory / "client.ext").write_text("extendedKeyUsage=clientAuth\n")
-        for who, cn in (("server", "localhost"), ("client", "boiler-client")):
+        (directory / "wrong-name.ext").write_text("subjectAltName=DNS:elsewhere.invalid\n")
+        for who, cn in (("server", "localhost"), ("client", "boiler-client"), ("wrong-name", "elsewhere.invalid")):
             run("req", *ec, "-subj", f"/CN={cn}", "-keyout", f"{who}.key", "-out", f"{who}.csr")
             run("x509", "-req", "-in", f"{who}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
                 "-days", "2", "-extfile", f"{who}.ext", "-out", f"{who}.crt")  # fmt: skip
@@ -89,6 +94,8 @@ class MqttCerts:
             directory / "server.key",
             directory / "client.crt",
             directory / "client.key",
+            directory / "wrong-name.crt",
+            directory / "wrong-name.key",
             directory / "other-ca.crt",
         )
 
@@ -110,6 +117,8 @@ class MosquittoServer:
         self.tls_port = _free_port()
         #: TLS with password auth and a required client certificate.
         self.mtls_port = _free_port()
+        #: TLS with password auth, with a certificate that does not name 127.0.0.1.
+        self.wrong_name_port = _free_port()
         self._binary = _require("mosquitto")
         self._process: subprocess.Popen[bytes] | None = None
         self._write_config()
@@ -137,6 +146,8 @@ class MosquittoServer:
             f"listener {self.port} {self.host}\n"
             f"listener {self.tls_port} {self.host}\n{tls}"
             f"listener {self.mtls_port} {self.host}\n{tls}require_certificate true\n"
+            f"listener {self.wrong_name_port} {self.host}\n"
+            f"cafile {certs.ca_file}\ncertfile {certs.wrong_name_cert}\nkeyfile {certs.wrong_name_key}\n"
         )
 
     @property
@@ -162,7 +173,7 @@ class MosquittoServer:
                 start_new_session=True,
             )
         deadline = time.monotonic() + _READY_TIMEOUT_S
-        for port in (self.port, self.tls_port, self.mtls_port):
+        for port in (self.port, self.tls_port, self.mtls_port, self.wrong_name_port):
             while True:
                 if self._process.poll() is not None:
                     code = self._process.returncode
