@@ -142,6 +142,7 @@ class MosquittoServer:
             "log_dest stdout\n"
             "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
             "connection_messages true\n"
+            "set_tcp_nodelay true\n"
             f"{user}"
             f"listener {self.port} {self.host}\n"
             f"listener {self.tls_port} {self.host}\n{tls}"
@@ -248,6 +249,7 @@ def mqtt_client(server: MosquittoServer, *, tls: bool = False, **kwargs: Any) ->
         username=server.username,
         password=server.password,
         tls_context=tls_context,
+        socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         **kwargs,
     )
 
