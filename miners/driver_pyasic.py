@@ -30,18 +30,16 @@ log = logging.getLogger(__name__)
 
 # Only what the controller uses: no config, pools, fans or serials on every tick (without
 # `include`, get_data also calls get_config: more round-trips, heavy on BOS+).
+# The mining state is read directly for the three families we drive (see the readers below).
 _WHATSMINER_FIELDS = [
     DataOptions.HASHRATE, DataOptions.WATTAGE, DataOptions.WATTAGE_LIMIT, DataOptions.ENVIRONMENT_TEMP,
-    DataOptions.IS_MINING, DataOptions.ERRORS, DataOptions.UPTIME,
+    DataOptions.ERRORS, DataOptions.UPTIME,
 ]
-# pyasic: BTMinerV3 has no is_mining data location, so MinerData.is_mining stays True even when
-# stopped; the device info's `miner.working` is read instead.
-_WHATSMINER_V3_FIELDS = [f for f in _WHATSMINER_FIELDS if f is not DataOptions.IS_MINING]
 # BOS+: hashboards (for the coolant temperatures) and the tuner state are read directly below.
 _BRAIINS_FIELDS = [
     DataOptions.HASHRATE, DataOptions.WATTAGE, DataOptions.WATTAGE_LIMIT, DataOptions.ERRORS, DataOptions.UPTIME,
 ]
-_OTHER_FIELDS = [*_WHATSMINER_FIELDS]
+_OTHER_FIELDS = [*_WHATSMINER_FIELDS, DataOptions.IS_MINING]
 #: Any firmware date after 2024-11 makes pyasic pick the API v3 class for a Whatsminer.
 _WHATSMINER_V3_VERSION = "20250101.00.Rel"
 #: API v3 reply code for a refused token ("access denied").
@@ -145,23 +143,29 @@ async def read_identity(miner: MinerProtocol) -> Identity:
 async def read_sample(miner: MinerProtocol) -> Sample:
     """One poll of the fields the controller needs. Raises when the miner gave nothing usable."""
     coolant_out: float | None = None
+    known = True
     if isinstance(miner, BTMinerV3):
-        data, mining = await asyncio.gather(miner.get_data(include=_WHATSMINER_V3_FIELDS), _v3_working(miner))
+        data, mining = await asyncio.gather(miner.get_data(include=_WHATSMINER_FIELDS), _v3_working(miner))
         coolant_in = data.env_temp
     elif isinstance(miner, BTMinerV2):
-        data = await miner.get_data(include=_WHATSMINER_FIELDS)
-        mining, coolant_in = data.is_mining, data.env_temp
+        data, mining = await asyncio.gather(miner.get_data(include=_WHATSMINER_FIELDS), _v2_working(miner))
+        coolant_in = data.env_temp
     elif isinstance(miner, BOSer):
         data, mining, (coolant_in, coolant_out) = await asyncio.gather(
             miner.get_data(include=_BRAIINS_FIELDS), _bos_tuner_running(miner), _bos_coolant(miner)
         )
     else:
         data = await miner.get_data(include=_OTHER_FIELDS)
-        mining, coolant_in = data.is_mining, data.env_temp
+        mining, coolant_in, known = data.is_mining, data.env_temp, False
     hashrate = None if data.hashrate is None else float(data.hashrate)
-    if data.wattage is None and hashrate is None and data.wattage_limit is None:
-        # pyasic turns an unreadable reply into an empty MinerData instead of an error.
-        raise MinerCommandError("no usable answer (refused, empty or unreadable reply)")
+    # pyasic turns a failed, reset or truncated reply into missing fields (or repairs truncated
+    # JSON into a shorter object) instead of raising: a partial reading is no reading.
+    required = {"power": data.wattage, "hashrate": hashrate, "power limit": data.wattage_limit,
+                "mining state": mining}
+    missing = [name for name, value in required.items() if value is None and (known or name == "power")]
+    if missing:
+        raise MinerCommandError(f"incomplete answer, missing {', '.join(missing)} (reply refused, "
+                                "cut or unreadable)")
     return Sample(
         power_w=_float(data.wattage),
         hashrate_ths=hashrate,
@@ -189,7 +193,22 @@ def _errors_text(data: MinerData) -> tuple[str, ...]:
     return tuple(seen)
 
 
+async def _v2_working(miner: BTMinerV2) -> bool | None:
+    # pyasic: BTMinerV2._is_mining returns False when the `status` reply cannot be read, so a
+    # reset connection would show a miner drawing kilowatts as stopped. Read it here, or fail.
+    try:
+        reply = await miner.rpc.status()
+    except APIError as error:
+        raise MinerCommandError(f"status: {error}") from error
+    try:
+        return str(reply["Msg"]["mineroff"]).lower() == "false"
+    except (KeyError, TypeError):
+        return None
+
+
 async def _v3_working(miner: BTMinerV3) -> bool | None:
+    # pyasic: BTMinerV3 has no is_mining data location, so MinerData.is_mining stays True even
+    # when stopped; the device info's `miner.working` is the truth.
     reply = await miner.rpc.get_device_info()
     try:
         return str(reply["msg"]["miner"]["working"]).lower() == "true"
@@ -202,15 +221,19 @@ async def _bos_tuner_running(miner: BOSer) -> bool | None:
     # after a power-target change or a wake; paused (tuner stopped, no chain status) is the truth.
     try:
         reply = await miner.rpc.tunerstatus()
+    except APIError as error:
+        raise MinerCommandError(f"tunerstatus: {error}") from error
+    try:
         return bool(reply["TUNERSTATUS"][0]["TunerChainStatus"])
-    except (APIError, KeyError, IndexError, TypeError):
+    except (KeyError, IndexError, TypeError):
         return None
 
 
 async def _bos_coolant(miner: BOSer) -> tuple[float | None, float | None]:
     # pyasic: BOSer parses hashboards but drops the hydro boards' inlet and outlet temperatures.
-    reply = await miner.web.get_hashboards()
-    boards = reply.get("hashboards", []) if isinstance(reply, dict) else []
+    # This call needs a login, so it is also where a wrong password shows when polling.
+    reply = await _bos_write("get_hashboards", miner.web.get_hashboards())
+    boards = reply.get("hashboards", [])
     inlets = [b["lowestInletTemp"]["degreeC"] for b in boards if "degreeC" in b.get("lowestInletTemp", {})]
     outlets = [b["highestOutletTemp"]["degreeC"] for b in boards if "degreeC" in b.get("highestOutletTemp", {})]
     return (min(inlets) if inlets else None, max(outlets) if outlets else None)
