@@ -296,11 +296,16 @@ class PlantMqtt:
     # ---- what the service calls ------------------------------------------------------------------
 
     def publish_state(self, values: Mapping[str, StateValue]) -> None:
-        """Set retained state items (keys of `STATE_ITEMS`); only changed values go out."""
+        """Set retained state items (keys of `STATE_ITEMS`); only changed values go out.
+
+        All values are checked first, so a wrong one (KeyError, ValueError) changes nothing.
+        """
+        payloads = {}
         for key, value in values.items():
             if key not in STATE_BY_KEY:
                 raise KeyError(f"unknown state item {key!r}; known: {', '.join(STATE_BY_KEY)}")
-            payload = format_state(STATE_BY_KEY[key], value)
+            payloads[key] = format_state(STATE_BY_KEY[key], value)
+        for key, payload in payloads.items():
             self._publish_retained(self.topics.state(key), payload)
 
     def set_actuator(self, name: str, value: bool | float) -> bool:
@@ -396,10 +401,12 @@ class PlantMqtt:
             self._drained.set()
 
     async def _publish(self, client: aiomqtt.Client, message: _Message) -> None:
+        if message.actuator is not None:
+            # Stamped when it leaves, not when the broker's ack is processed: the device's echo may be
+            # handled first, and it must still count as the echo of this command.
+            self.actuators.mark_sent(message.actuator, time.monotonic())
         await client.publish(message.topic, message.payload, qos=message.qos, retain=message.retain)
         self.stats.published += 1
-        if message.actuator is not None:
-            self.actuators.mark_sent(message.actuator, time.monotonic())
 
     # ---- incoming --------------------------------------------------------------------------------
 

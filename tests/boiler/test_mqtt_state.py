@@ -144,7 +144,12 @@ async def test_routing_without_a_broker() -> None:
     assert json.loads(plant.results[-1].to_payload())["topic"] == "boiler/montlucon/override/charging_pump/set"
 
 
-async def test_publish_state_rejects_unknown_keys() -> None:
+async def test_publish_state_rejects_wrong_input_and_changes_nothing() -> None:
     plant = PlantMqtt(site_config())
     with pytest.raises(KeyError, match="unknown state item 'tank_temp'"):
-        plant.publish_state({"tank_temp": 1.0})
+        plant.publish_state({"mode": "auto", "tank_temp": 1.0})
+    with pytest.raises(ValueError, match="mode must be one of"):
+        plant.publish_state({"reason": "x", "mode": "turbo"})
+    plant.publish_state({"mode": "auto"})
+    pending = {m.topic: m.payload for m in plant._pending.values()}
+    assert pending == {"boiler/montlucon/mode": b"auto"}
