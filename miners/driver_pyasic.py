@@ -285,8 +285,7 @@ async def _bos_write(what: str, call: Any) -> dict[str, Any]:
         status = _grpc_status(error)
         if status is Status.UNAUTHENTICATED:
             raise MinerAuthError(f"{what}: login refused: wrong username or password") from error
-        detail = _grpc_message(error) or str(error)
-        raise MinerCommandError(f"{what}: {detail}") from error
+        raise MinerCommandError(f"{what}: {_grpc_message(error) or _root_cause(error)}") from error
     return reply if isinstance(reply, dict) else {}
 
 
@@ -296,6 +295,13 @@ def _grpc_status(error: BaseException | None) -> Status | None:
             return error.status
         error = error.__cause__ or error.__context__
     return None
+
+
+def _root_cause(error: BaseException) -> str:
+    # pyasic's APIError text names a bound method; the innermost cause says what happened.
+    while error.__cause__ is not None or error.__context__ is not None:
+        error = error.__cause__ or error.__context__  # type: ignore[assignment]
+    return str(error) or type(error).__name__
 
 
 def _grpc_message(error: BaseException | None) -> str | None:
