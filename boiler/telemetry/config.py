@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -25,8 +27,10 @@ class TelemetryConfig(BaseModel):
     org: str = Field(default="-", min_length=1, description="Organisation (InfluxDB 2.x; others ignore it).")
     bucket: str = Field(min_length=1, description="Bucket, database, or database/retention-policy (1.x).")
     token: SecretStr = Field(
-        default=SecretStr(""), description="API token; for InfluxDB 1.x 'user:password'."
+        default=SecretStr(""),
+        description="API token; InfluxDB 1.x: 'user:password'. Prefer `token_env` (keeps it out of files).",
     )
+    token_env: str | None = Field(default=None, description="Environment variable that holds the token.")
     batch_size: int = Field(default=1000, ge=1, le=50_000, description="Points per write request.")
     flush_interval_s: float = Field(
         default=2.0, gt=0, le=3600, description="Longest a queued point waits for a batch to fill."
@@ -63,9 +67,20 @@ class TelemetryConfig(BaseModel):
         return url.rstrip("/")
 
     @model_validator(mode="after")
-    def _check_retry(self) -> TelemetryConfig:
+    def _consistent(self) -> TelemetryConfig:
+        if self.token.get_secret_value() and self.token_env is not None:
+            raise ValueError("give either `token` or `token_env`, not both")
         if self.retry_max_s < self.retry_initial_s:
             raise ValueError(
                 f"retry_max_s ({self.retry_max_s}) must be >= retry_initial_s ({self.retry_initial_s})"
             )
         return self
+
+    def resolved_token(self, environ: Mapping[str, str] | None = None) -> str:
+        """The token in clear text, for the client only; a named but unset variable is an error."""
+        if self.token_env is None:
+            return self.token.get_secret_value()
+        env = os.environ if environ is None else environ
+        if self.token_env not in env:
+            raise ValueError(f"environment variable {self.token_env} (telemetry token) is not set")
+        return env[self.token_env]

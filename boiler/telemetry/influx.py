@@ -52,7 +52,7 @@ class InfluxSink:
                 options["ssl_ca_cert"] = str(cfg.ca_file)
             self._client = InfluxDBClientAsync(
                 url=cfg.url,
-                token=cfg.token.get_secret_value() or None,
+                token=cfg.resolved_token() or None,
                 org=cfg.org,
                 timeout=int(cfg.timeout_s * 1000),
                 enable_gzip=cfg.gzip,

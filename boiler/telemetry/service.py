@@ -141,6 +141,7 @@ class Telemetry:
 
     async def start(self) -> None:
         """Open the outbox (resuming whatever a previous run left) and start the writer task."""
+        self.config.resolved_token()  # an unset token variable fails here, at start, not in the writer
         try:
             await self._queue.open()
         except BaseException:

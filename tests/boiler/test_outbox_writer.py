@@ -271,3 +271,13 @@ def test_config_refuses_unknown_keys_credentials_in_url_and_bad_retry_bounds(tmp
     cfg = config(tmp_path, url="http://127.0.0.1:8086/", token="user:secret")
     assert cfg.url == "http://127.0.0.1:8086"
     assert "secret" not in repr(cfg) and "secret" not in str(cfg.model_dump())
+    assert cfg.resolved_token() == "user:secret"
+
+
+def test_the_token_can_come_from_the_environment(tmp_path: Path) -> None:
+    cfg = config(tmp_path, token_env="BOILER_INFLUX_TOKEN")
+    assert cfg.resolved_token({"BOILER_INFLUX_TOKEN": "t0k"}) == "t0k"
+    with pytest.raises(ValueError, match="BOILER_INFLUX_TOKEN"):
+        cfg.resolved_token({})
+    with pytest.raises(ValidationError, match="either"):
+        config(tmp_path, token="x", token_env="BOILER_INFLUX_TOKEN")
