@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from boiler.mqtt.config import DEFAULT_PLAUSIBLE, ActuatorConfig, BrokerConfig, MqttConfig, SensorConfig
@@ -124,3 +125,13 @@ def test_actuator_rules() -> None:
 def test_reconnect_bounds_are_ordered() -> None:
     with pytest.raises(ValidationError, match="reconnect_max_s"):
         BrokerConfig(reconnect_min_s=10, reconnect_max_s=1)
+
+
+def test_the_example_in_docs_is_a_valid_config() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "mqtt.md").read_text()
+    block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    cfg = MqttConfig.model_validate(yaml.safe_load(block)["mqtt"])
+    assert cfg.broker.effective_port == 8883
+    assert [s.name for s in cfg.sensors][:2] == ["tank_top", "tank_bottom"]
+    assert cfg.sensors[3].product_unit == "L/min"
+    assert {a.kind for a in cfg.actuators} == {"pump_speed", "valve", "gas_enable", "gas_setpoint", "dry_cooler"}
