@@ -206,7 +206,8 @@ class Outbox:
     def _maybe_vacuum(self) -> None:
         free = self._db.execute("PRAGMA freelist_count").fetchone()[0]
         if free >= _VACUUM_FREE_PAGES:
-            self._db.execute("PRAGMA incremental_vacuum")
+            # executescript runs the pragma to completion; execute() would free a single page.
+            self._db.executescript("PRAGMA incremental_vacuum;")
 
     def _note_dropped(self, dropped: int) -> None:
         self.dropped_total += dropped

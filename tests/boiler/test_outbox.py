@@ -90,6 +90,15 @@ def test_one_append_larger_than_the_bound_keeps_its_newest_lines(tmp_path: Path)
         assert [q.line for q in box.peek(10)] == lines("a", 9)[5:]
 
 
+def test_space_is_returned_to_the_file_system_once_the_queue_empties(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite"
+    with Outbox(path, max_points=100_000) as box:
+        box.append(lines("a", 30_000))
+        box.ack(box.peek(100_000)[-1].id)
+        assert box.count == 0
+    assert path.stat().st_size < 100_000  # 30,000 lines took over 1 MB; emptied, a few pages remain
+
+
 def test_oldest_queued_time_follows_the_head(tmp_path: Path) -> None:
     clock = [1_000]
     with Outbox(tmp_path / "o.sqlite", max_points=10, clock_ns=lambda: clock[0]) as box:
