@@ -219,7 +219,9 @@ class ThermostatConfig(_Strict):
 
 class ControlConfig(_Strict):
     strategy: Literal["rule", "thermostat"] = "rule"
-    period_s: float = Field(60.0, ge=1, le=3600, description="Control tick.")
+    period_s: float = Field(
+        300.0, ge=1, le=3600, description="Decision tick (the plant is slow; miners must not chatter)."
+    )
     setpoint_c: float = Field(60.0, ge=40, le=80, description="Outlet temperature to hold.")
     max_tank_c: float = Field(80.0, description="Above this anywhere in a tank, charging stops.")
     safe_miner_power_w: float = Field(0.0, ge=0, description="Fleet power in the safe state (0 = asleep).")
@@ -232,7 +234,7 @@ class ControlConfig(_Strict):
 
 
 class SimulationConfig(_Strict):
-    step_s: float = Field(60.0, gt=0, le=600, description="Physics time step.")
+    step_s: float = Field(120.0, gt=0, le=600, description="Physics time step of the simulator.")
 
 
 class PlantConfig(_Strict):

@@ -9,7 +9,7 @@ The return temperature is what hygiene rules watch.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tank.water import HEAT_CAPACITY_J_PER_L_K, lpm_to_w_per_k
 
@@ -20,26 +20,29 @@ class LoopState:
     loss_w: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RecirculationLoop:
     ua_w_per_k: float
     flow_lpm: float
     ambient_c: float = 20.0
+    #: exp(−UA/C): the share of the supply's excess over ambient that comes back (constant flow).
+    _kept: float = field(init=False, repr=False, compare=False)
+    _c_w_per_k: float = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.ua_w_per_k < 0 or self.flow_lpm < 0:
             raise ValueError("loop UA and flow cannot be negative")
+        c = lpm_to_w_per_k(self.flow_lpm)
+        object.__setattr__(self, "_c_w_per_k", c)
+        object.__setattr__(self, "_kept", math.exp(-self.ua_w_per_k / c) if c > 0 else 1.0)
 
     @property
     def flow_l_per_s(self) -> float:
         return self.flow_lpm / 60.0
 
     def state(self, supply_c: float) -> LoopState:
-        c = lpm_to_w_per_k(self.flow_lpm)
-        if c <= 0:
-            return LoopState(return_c=supply_c, loss_w=0.0)
-        ret = self.ambient_c + (supply_c - self.ambient_c) * math.exp(-self.ua_w_per_k / c)
-        return LoopState(return_c=ret, loss_w=c * (supply_c - ret))
+        ret = self.ambient_c + (supply_c - self.ambient_c) * self._kept
+        return LoopState(return_c=ret, loss_w=self._c_w_per_k * (supply_c - ret))
 
     @staticmethod
     def sized(loss_w: float, supply_c: float, drop_k: float, ambient_c: float = 20.0) -> RecirculationLoop:

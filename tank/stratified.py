@@ -11,8 +11,8 @@ whole does too):
    pooling adjacent nodes until the profile is monotone (pool-adjacent-violators), so enthalpy
    is unchanged.
 
-Plain Python floats and lists: with ~10 nodes this beats numpy's per-call overhead, and the
-simulator calls it half a million times for a simulated year.
+The loops run compiled (numba, `tank._kernel`): the simulator calls this half a million times for
+a simulated year, and per-node Python loops dominated its run time.
 """
 
 from __future__ import annotations
@@ -21,11 +21,16 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
+from tank import _kernel
 from tank.water import CONDUCTIVITY_W_PER_M_K, HEAT_CAPACITY_J_PER_L_K
 
 #: A port entering at this node index finds its own level: the highest node that is not warmer
 #: than the incoming water (a stratifying inlet, TRNSYS "variable inlet").
-STRATIFIED = -1
+STRATIFIED = _kernel.STRATIFIED
+#: Ports per direction in one step (the plant uses at most four).
+MAX_PORTS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,11 +112,11 @@ class StratifiedTank:
         self.params = params
         n = params.n_nodes
         if isinstance(initial_c, int | float):
-            self.temps_c = [float(initial_c)] * n
+            self.temps_c = np.full(n, float(initial_c))
         else:
             if len(initial_c) != n:
                 raise ValueError(f"initial profile has {len(initial_c)} values for {n} nodes")
-            self.temps_c = [float(t) for t in initial_c]
+            self.temps_c = np.array(initial_c, dtype=float)
         self.node_volume_l = params.node_volume_l
         self.node_capacity_j_per_k = self.node_volume_l * HEAT_CAPACITY_J_PER_L_K
         self._node_ua = params.node_ua_w_per_k()
@@ -119,13 +124,22 @@ class StratifiedTank:
         self._conductance_w_per_k = params.conductivity_w_per_m_k * params.cross_section_m2 / dz
         # Step-size dependent factors, computed once per distinct step (the simulator uses one).
         self._cached_dt_s = math.nan
-        self._decay: list[float] = []
+        self._decay = np.ones(n)
         self._conduction_g = 0.0
         self._conduction_reps = 1
+        # Port buffers handed to the compiled kernel (see `advance`).
+        self.in_node = np.zeros(MAX_PORTS, dtype=np.int64)
+        self.in_q = np.zeros(MAX_PORTS)
+        self.in_t = np.zeros(MAX_PORTS)
+        self.out_node = np.zeros(MAX_PORTS, dtype=np.int64)
+        self.out_q = np.zeros(MAX_PORTS)
+        self.out_mean_c = np.zeros(MAX_PORTS)
+        self.heat_w = np.zeros(n)
+        self._heat_k = np.zeros(n)
 
     def _prepare(self, dt_s: float) -> None:
         cap = self.node_capacity_j_per_k
-        self._decay = [math.exp(-ua * dt_s / cap) for ua in self._node_ua]
+        self._decay = np.array([math.exp(-ua * dt_s / cap) for ua in self._node_ua])
         g = self._conductance_w_per_k * dt_s / cap
         # Explicit conduction is stable while g ≤ 1/2; sub-step otherwise (only for very fine grids).
         self._conduction_reps = max(1, math.ceil(g / 0.45))
@@ -135,22 +149,22 @@ class StratifiedTank:
     # -- state -----------------------------------------------------------------------------
     @property
     def top_c(self) -> float:
-        return self.temps_c[0]
+        return float(self.temps_c[0])
 
     @property
     def bottom_c(self) -> float:
-        return self.temps_c[-1]
+        return float(self.temps_c[-1])
 
     @property
     def coldest_c(self) -> float:
-        return min(self.temps_c)
+        return float(self.temps_c.min())
 
     def energy_j(self, reference_c: float = 0.0) -> float:
         """Heat stored above a reference temperature."""
-        return self.node_capacity_j_per_k * sum(t - reference_c for t in self.temps_c)
+        return self.node_capacity_j_per_k * float(np.sum(self.temps_c) - reference_c * len(self.temps_c))
 
     def mean_c(self) -> float:
-        return sum(self.temps_c) / len(self.temps_c)
+        return float(np.mean(self.temps_c))
 
     # -- dynamics --------------------------------------------------------------------------
     def step(
@@ -162,133 +176,57 @@ class StratifiedTank:
         heat_w: Sequence[float] | None = None,
     ) -> StepResult:
         """Advance the tank by dt_s. Inflows and outflows must balance (the tank is full)."""
-        temps = self.temps_c
-        n = len(temps)
-        if dt_s != self._cached_dt_s:
-            self._prepare(dt_s)
-        out_sum = [0.0] * len(outflows)
-        substeps = 0
-        if inflows or outflows:
-            total_in = sum(f.flow_l_per_s for f in inflows)
-            total_out = sum(f.flow_l_per_s for f in outflows)
-            if abs(total_in - total_out) > 1e-9 * max(1.0, total_in):
-                raise ValueError(f"tank ports do not balance: in {total_in} L/s, out {total_out} L/s")
-            if total_in > 0:
-                substeps = self._advect(dt_s, inflows, outflows, out_sum)
+        n_in, n_out = len(inflows), len(outflows)
+        if n_in > MAX_PORTS or n_out > MAX_PORTS:
+            raise ValueError(f"at most {MAX_PORTS} inflows and outflows per step")
+        for j, f in enumerate(inflows):
+            self.in_node[j] = f.node
+            self.in_q[j] = f.flow_l_per_s
+            self.in_t[j] = f.temp_c
+        for j, g in enumerate(outflows):
+            self.out_node[j] = g.node
+            self.out_q[j] = g.flow_l_per_s
+        total_in = sum(f.flow_l_per_s for f in inflows)
+        total_out = sum(f.flow_l_per_s for f in outflows)
+        if abs(total_in - total_out) > 1e-9 * max(1.0, total_in):
+            raise ValueError(f"tank ports do not balance: in {total_in} L/s, out {total_out} L/s")
+        self.heat_w[:] = 0.0
         if heat_w is not None:
-            cap = self.node_capacity_j_per_k
-            for i, q in enumerate(heat_w):
-                if q:
-                    temps[i] += q * dt_s / cap
-        if n > 1 and self._conductance_w_per_k > 0:
-            self._conduct(dt_s)
-        loss_j = self._lose(dt_s, ambient_c)
-        if n > 1:
-            mix_inversions(temps)
+            self.heat_w[: len(heat_w)] = heat_w
+        loss_j, substeps = self.advance(dt_s, ambient_c, n_in, n_out)
+        means = self.out_mean_c
         out_temp = tuple(
-            (out_sum[k] / substeps) if substeps and outflows[k].flow_l_per_s > 0 else math.nan
-            for k in range(len(outflows))
+            float(means[j]) if substeps and outflows[j].flow_l_per_s > 0 else math.nan for j in range(n_out)
         )
         return StepResult(out_temp_c=out_temp, loss_j=loss_j, substeps=substeps)
 
-    def _advect(
-        self, dt_s: float, inflows: Sequence[Inflow], outflows: Sequence[Outflow], out_sum: list[float]
-    ) -> int:
-        temps = self.temps_c
-        n = len(temps)
-        v = self.node_volume_l
-        # The busiest node sees at most all inflow passing through it: bound the Courant number by that.
-        through_l = sum(f.flow_l_per_s for f in inflows) * dt_s
-        substeps = max(1, math.ceil(through_l / v - 1e-12))
-        h = dt_s / substeps
-        for _ in range(substeps):
-            # Net source per node (L/s) and the inflowing enthalpy per node (L/s·°C).
-            src = [0.0] * n
-            src_heat = [0.0] * n
-            for f in inflows:
-                if f.flow_l_per_s <= 0:
-                    continue
-                node = f.node if f.node != STRATIFIED else _level_for(temps, f.temp_c)
-                src[node] += f.flow_l_per_s
-                src_heat[node] += f.flow_l_per_s * f.temp_c
-            sink = [0.0] * n
-            for k, f in enumerate(outflows):
-                if f.flow_l_per_s <= 0:
-                    continue
-                sink[f.node] += f.flow_l_per_s
-                out_sum[k] += temps[f.node]
-            new = temps[:]
-            down = 0.0  # net flow across the interface above node i, downward positive
-            for i in range(n):
-                t_i = temps[i]
-                heat = src_heat[i] - sink[i] * t_i
-                if down > 0:
-                    heat += down * temps[i - 1]
-                elif down < 0:
-                    heat += down * t_i  # water leaves upward at this node's temperature
-                down_next = down + src[i] - sink[i]
-                if i < n - 1:
-                    if down_next > 0:
-                        heat -= down_next * t_i
-                    elif down_next < 0:
-                        heat -= down_next * temps[i + 1]
-                # Mass balance keeps the node full (in = out), so net enthalpy flow sets dT.
-                new[i] = t_i + heat * h / v
-                down = down_next
-            temps[:] = new
-        return substeps
+    def advance(self, dt_s: float, ambient_c: float, n_in: int, n_out: int) -> tuple[float, int]:
+        """The hot path behind `step`: ports and heat already in the buffers `in_node`, `in_q`,
+        `in_t` (the first n_in), `out_node`, `out_q` (the first n_out) and `heat_w` (per node).
 
-    def _conduct(self, dt_s: float) -> None:
-        temps = self.temps_c
-        g = self._conduction_g
-        n = len(temps)
-        for _ in range(self._conduction_reps):
-            flux = [g * (temps[i] - temps[i + 1]) for i in range(n - 1)]
-            for i in range(n - 1):
-                temps[i] -= flux[i]
-                temps[i + 1] += flux[i]
-
-    def _lose(self, dt_s: float, ambient_c: float) -> float:
-        temps = self.temps_c
-        before = sum(temps)
-        for i, decay in enumerate(self._decay):
-            temps[i] = ambient_c + (temps[i] - ambient_c) * decay
-        return self.node_capacity_j_per_k * (before - sum(temps))
+        The caller guarantees the balance of flows. Returns (heat lost to ambient in J,
+        advection sub-steps); each outflow's mean temperature is left in `out_mean_c`.
+        """
+        if dt_s != self._cached_dt_s:
+            self._prepare(dt_s)
+        self._heat_k[:] = self.heat_w
+        self._heat_k *= dt_s / self.node_capacity_j_per_k
+        drop_k, substeps = _kernel.advance(
+            self.temps_c, dt_s, ambient_c, self.in_node, self.in_q, self.in_t, n_in, self.out_node, self.out_q,
+            n_out, self._heat_k, self._decay, self._conduction_g, self._conduction_reps, self.node_volume_l,
+            self.out_mean_c,
+        )
+        return drop_k * self.node_capacity_j_per_k, substeps
 
 
-def _level_for(temps: list[float], temp_c: float) -> int:
-    """Highest node (smallest index) not warmer than the incoming water; bottom if none."""
-    for i, t in enumerate(temps):
-        if t <= temp_c:
-            return i
-    return len(temps) - 1
-
-
-def mix_inversions(temps: list[float]) -> None:
+def mix_inversions(temps: list[float] | np.ndarray) -> None:
     """Merge any warmer-below-colder nodes into their mean until the profile is monotone.
 
     Nodes have equal volumes, so the mass-weighted mean is the plain mean; pooling adjacent
     violators gives the unique monotone profile reachable by mixing neighbours, and the sum of
-    temperatures (the enthalpy) is unchanged.
+    temperatures (the enthalpy) is unchanged. Works in place on a list or an array.
     """
-    n = len(temps)
-    for i in range(n - 1):
-        if temps[i + 1] > temps[i]:
-            break
-    else:
-        return
-    sums: list[float] = []
-    counts: list[int] = []
-    for t in temps:
-        s, c = t, 1
-        while sums and s / c > sums[-1] / counts[-1]:
-            s += sums.pop()
-            c += counts.pop()
-        sums.append(s)
-        counts.append(c)
-    i = 0
-    for s, c in zip(sums, counts, strict=True):
-        mean = s / c
-        for _ in range(c):
-            temps[i] = mean
-            i += 1
+    arr = np.asarray(temps, dtype=float)
+    _kernel.mix_inversions(arr)
+    if not isinstance(temps, np.ndarray):
+        temps[:] = arr.tolist()

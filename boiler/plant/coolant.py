@@ -34,6 +34,8 @@ class CoolantLoop:
     #: Pipes and miners lose a little heat to the plant room (matters when the miners idle).
     ua_w_per_k: float = 0.0
     ambient_c: float = 20.0
+    _cache_key: tuple[float, float, float] = (math.nan, math.nan, math.nan)
+    _cache: tuple[float, float] = (0.0, 0.0)
 
     def step(
         self,
@@ -53,10 +55,15 @@ class CoolantLoop:
             t1 = t0 + net_w * dt_s / cap
             self.inlet_c = t1
             return CoolantStep(inlet_c=t1, exchanged_w=0.0, dumped_w=dump_w, secondary_out_c=tank_c)
-        g = self.exchanger.effectiveness(c_hot_w_per_k, c_cold_w_per_k) * min(c_hot_w_per_k, c_cold_w_per_k)
+        key = (dt_s, c_hot_w_per_k, c_cold_w_per_k)
+        if key != self._cache_key:  # flows and step rarely change: keep ε·C_min and the decay
+            g = self.exchanger.effectiveness(c_hot_w_per_k, c_cold_w_per_k) * min(c_hot_w_per_k, c_cold_w_per_k)
+            self._cache = (g, math.exp(-g * dt_s / cap))
+            self._cache_key = key
+        g, decay = self._cache
         # dT/dt = (net − g·(T + P/C_hot − T_tank)) / C  →  relaxes to T∞ with rate g/C.
         t_inf = tank_c - miner_heat_w / c_hot_w_per_k + net_w / g
-        t1 = t_inf + (t0 - t_inf) * math.exp(-g * dt_s / cap)
+        t1 = t_inf + (t0 - t_inf) * decay
         if t1 < self.min_inlet_c:
             t1 = self.min_inlet_c
         exchanged = net_w - cap * (t1 - t0) / dt_s

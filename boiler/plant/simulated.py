@@ -22,7 +22,7 @@ from miners.model import HydroMiner
 from tank.draws import StepDraws
 from tank.exchanger import PlateExchanger
 from tank.loop import RecirculationLoop
-from tank.stratified import STRATIFIED, Inflow, Outflow, StratifiedTank, TankParams
+from tank.stratified import STRATIFIED, StratifiedTank, TankParams
 from tank.water import HEAT_CAPACITY_J_PER_L_K, litres_to_j_per_k, lpm_to_w_per_k
 
 #: The destratification pump turns a tank's volume over in this time during a legionella cycle.
@@ -205,55 +205,65 @@ class SimulatedPlant:
         if self.gas is not None:
             gu = self._gas_unit
             temps = gu.tank.temps_c
-            gas_heat_w = self.gas.heat_w(now, cmd.gas_enable, cmd.gas_setpoint_c, temps[gu.aquastat_node])
-            room_w = (self.gas.max_flow_c - temps[gu.coil_node]) * gu.tank.node_capacity_j_per_k / dt
+            gas_heat_w = self.gas.heat_w(now, cmd.gas_enable, cmd.gas_setpoint_c, float(temps[gu.aquastat_node]))
+            room_w = (self.gas.max_flow_c - float(temps[gu.coil_node])) * gu.tank.node_capacity_j_per_k / dt
             gas_heat_w = max(0.0, min(gas_heat_w, room_w))
         self.gas_power_w = gas_heat_w
 
-        # Advance the tanks in flow order.
+        # Advance the tanks in flow order, filling each tank's port buffers (the hot path).
         water_in_c = cold_c
+        cap_per_l = HEAT_CAPACITY_J_PER_L_K
+        n_units = len(self.units)
         for i, u in enumerate(self.units):
+            t = u.tank
+            is_last = i == n_units - 1
+            n_in = n_out = 0
             charge_idx = -1
-            ins = [Inflow(u.bottom, q_draw, water_in_c)] if q_draw > 0 else []
-            outs = [Outflow(0, q_draw)] if q_draw > 0 else []
-            is_last = i == len(self.units) - 1
-            if is_last and q_loop > 0 and loop_state is not None:
-                ins.append(Inflow(self._loop_return_node, q_loop, loop_state.return_c))
-                if outs:
-                    outs[0] = Outflow(0, q_draw + q_loop)
-                else:
-                    outs.append(Outflow(0, q_loop))
+            if q_draw > 0:
+                t.in_node[0], t.in_q[0], t.in_t[0] = u.bottom, q_draw, water_in_c
+                n_in = 1
+            top_out = q_draw
+            if is_last and loop_state is not None:
+                t.in_node[n_in], t.in_q[n_in], t.in_t[n_in] = self._loop_return_node, q_loop, loop_state.return_c
+                n_in += 1
+                top_out += q_loop
+            if top_out > 0:
+                t.out_node[0], t.out_q[0] = 0, top_out
+                n_out = 1
             if u is charge and cs.exchanged_w != 0.0:
-                ins.append(Inflow(self._charge_inlet, self._q_charge_l_per_s, cs.secondary_out_c))
-                charge_idx = len(outs)
-                outs.append(Outflow(u.bottom, self._q_charge_l_per_s))
-            if cmd.destratify and u is self._gas_unit:
-                q_mix = u.cfg.volume_l / DESTRATIFY_TURNOVER_S
-                ins.append(Inflow(u.bottom, q_mix, u.tank.top_c))
-                outs.append(Outflow(0, q_mix))
-            heat_w = None
-            if gas_heat_w > 0 and u is self._gas_unit:
-                heat_w = [0.0] * u.cfg.nodes
-                heat_w[u.coil_node] = gas_heat_w
-            res = u.tank.step(dt, self.ambient_c, ins, outs, heat_w)
-            f.tank_loss_j += res.loss_j
-            if q_draw > 0 or (is_last and q_loop > 0):
-                water_in_c = res.out_temp_c[0]
+                q_c = self._q_charge_l_per_s
+                t.in_node[n_in], t.in_q[n_in], t.in_t[n_in] = self._charge_inlet, q_c, cs.secondary_out_c
+                t.out_node[n_out], t.out_q[n_out] = u.bottom, q_c
+                charge_idx = n_out
+                n_in += 1
+                n_out += 1
+            if u is self._gas_unit:
+                if cmd.destratify:
+                    q_mix = u.cfg.volume_l / DESTRATIFY_TURNOVER_S
+                    t.in_node[n_in], t.in_q[n_in], t.in_t[n_in] = u.bottom, q_mix, t.top_c
+                    t.out_node[n_out], t.out_q[n_out] = 0, q_mix
+                    n_in += 1
+                    n_out += 1
+                t.heat_w[u.coil_node] = gas_heat_w
+            loss_j, _ = t.advance(dt, self.ambient_c, n_in, n_out)
+            f.tank_loss_j += loss_j
+            means = t.out_mean_c
+            if top_out > 0:
+                water_in_c = float(means[0])
             if charge_idx >= 0:
-                bottom_avg = res.out_temp_c[charge_idx]
-                f.miner_heat_j = self._q_charge_l_per_s * dt * HEAT_CAPACITY_J_PER_L_K * (
-                    cs.secondary_out_c - bottom_avg)
+                back_c = float(means[charge_idx])
+                f.miner_heat_j = self._q_charge_l_per_s * dt * cap_per_l * (cs.secondary_out_c - back_c)
             if is_last:
-                outlet_avg = res.out_temp_c[0] if (q_draw > 0 or q_loop > 0) else u.tank.top_c
+                outlet_avg = water_in_c if top_out > 0 else t.top_c
                 f.outlet_c = outlet_avg
                 if q_draw > 0:
                     vol = q_draw * dt
                     f.dhw_volume_l = vol
-                    f.dhw_heat_j = vol * HEAT_CAPACITY_J_PER_L_K * (outlet_avg - cold_c)
+                    f.dhw_heat_j = vol * cap_per_l * (outlet_avg - cold_c)
                     if outlet_avg < self.setpoint_c:
                         f.dhw_volume_below_l = vol
                 if loop_state is not None:
-                    f.loop_loss_j = q_loop * dt * HEAT_CAPACITY_J_PER_L_K * (outlet_avg - loop_state.return_c)
+                    f.loop_loss_j = q_loop * dt * cap_per_l * (outlet_avg - loop_state.return_c)
                     f.loop_return_c = loop_state.return_c
         f.dhw_demand_j = demand_j
         f.electricity_j = p_elec * dt
