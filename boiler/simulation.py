@@ -19,10 +19,11 @@ import numpy as np
 from boiler.config import CsvDrawsConfig, PlantConfig, SeasonalMainsConfig, StochasticDrawsConfig
 from boiler.control.controller import Controller
 from boiler.control.plant_model import PlantModel
-from boiler.control.types import Observation
+from boiler.control.types import Commands, MinerReading, Observation
 from boiler.hygiene import HygieneChecker
-from boiler.ledger import Ledger, LedgerRow
+from boiler.ledger import EnergyFlows, Ledger, LedgerRow
 from boiler.plant.simulated import SimulatedPlant
+from miners.model import HydroMiner
 from tank.dhwcalc import StochasticProfile
 from tank.draw_csv import CsvProfile
 from tank.draws import DrawProfile
@@ -111,6 +112,216 @@ class _LocalClock:
         return minute, weekday, day
 
 
+class Simulation:
+    """The simulated plant, the controller, the ledger and the hygiene checker on one virtual clock.
+
+    `run_simulation` drives it synchronously. A caller that reaches the miners another way (the
+    emulator through pyasic) uses the steps itself: at each `control_due()`, `observe()` with its own
+    miner readings, `decide()`, carry out the miner commands, `apply(..., miners=False)`; then
+    `advance()` one physics step; `result()` at the end.
+    """
+
+    def __init__(
+        self,
+        cfg: PlantConfig,
+        days: float,
+        start: date,
+        *,
+        scenario: str = "custom",
+        strategy: str | None = None,
+        seed: int = 1,
+        faults: tuple[SensorFault, ...] = (),
+        trace_points: int = 20_000,
+        miners: list[HydroMiner] | None = None,
+    ) -> None:
+        self.wall0 = time.perf_counter()
+        self.cfg = cfg
+        self.days = days
+        self.start = start
+        self.scenario = scenario
+        self.seed = seed
+        tz = ZoneInfo(cfg.site.timezone)
+        self.step_s = step_s = cfg.simulation.step_s
+        self.n_steps = n_steps = round(days * S_PER_DAY / step_s)
+        if n_steps < 1:
+            raise ValueError("the simulation must last at least one step")
+        self.start_s = datetime(start.year, start.month, start.day, tzinfo=tz).timestamp()
+
+        mains = mains_model(cfg)
+        draws = draw_profile(cfg, mains, seed).steps(start, math.ceil(days), step_s)
+        cold = np.asarray(mains.temp_c(day_of_year(start, np.arange(n_steps) * step_s)), dtype=float)
+        self.plant = SimulatedPlant(cfg, draws, np.broadcast_to(cold, (n_steps,)).tolist(), self.start_s,
+                                    miners=miners)
+        self.model = PlantModel.from_config(cfg, self.plant.exchanger.ua_w_per_k)
+        self.controller = Controller(cfg, self.model, strategy)
+        self.checker = HygieneChecker(cfg.hygiene, {t.name: t.role for t in cfg.tanks})
+        self.ledger = Ledger(self.start_s, cfg.mining, cfg.prices.gas, cfg.co2)
+        self._clock = _LocalClock(tz)
+        self._hashprice_net = cfg.mining.hashprice.gross_eur_per_ph_day() * (1 - cfg.mining.pool_fee)
+        self._control_every = max(1, round(cfg.control.period_s / step_s))
+        self._faults = [(f.sensor, self.start_s + f.start_s, self.start_s + f.end_s) for f in faults]
+
+        self._trace_every = max(1, math.ceil(n_steps / trace_points))
+        n_trace = n_steps // self._trace_every + 1
+        names = [*self.plant.sensor_values(), "outlet_c", "loop_return_c", "coolant_in_c", "miner_power_w",
+                 "gas_power_w", "draw_l_per_min", "setpoint_c"]
+        self._cols = {name: np.full(n_trace, np.nan) for name in names}
+        self._trace_t = np.full(n_trace, np.nan)
+        self._row = 0
+        self._draw_acc_l = 0.0
+        self.reasons: list[tuple[float, str]] = []
+        self._last_reason = ""
+
+        self.k = 0
+        self._e0 = self.plant.energy_j()
+        self._min_outlet = math.inf
+        self._min_loop_return = math.inf
+        self._price = cfg.prices.electricity.price(0)
+        self._day = 0
+
+    @property
+    def done(self) -> bool:
+        return self.k >= self.n_steps
+
+    def control_due(self) -> bool:
+        return self.k % self._control_every == 0
+
+    def observe(self, miners: tuple[MinerReading, ...] | None = None) -> Observation:
+        """The controller's view now: the plant's sensors (with injected faults), prices, hygiene.
+        Miner readings come from the simulated miners unless the caller polled them itself."""
+        plant = self.plant
+        now = plant.now_s
+        minute, weekday, self._day = self._clock.local(now)
+        self._price = self.cfg.prices.electricity.price(minute)
+        sensors: dict[str, float | None] = dict(plant.sensor_values())
+        outlet: float | None = plant.outlet_c
+        coolant_in: float | None = plant.coolant.inlet_c
+        for key, t0, t1 in self._faults:
+            if t0 <= now < t1:
+                if key == "outlet":
+                    outlet = None
+                elif key == "coolant_in":
+                    coolant_in = None
+                else:
+                    sensors[key] = None
+        return Observation(
+            now_s=now,
+            local_minute=minute,
+            local_weekday=weekday,
+            sensors_c=sensors,
+            outlet_c=outlet,
+            loop_return_c=plant.loop_return_c if plant.loop is not None else None,
+            coolant_in_c=coolant_in,
+            coolant_out_c=plant.coolant_out_c,
+            miners=plant.miner_readings() if miners is None else miners,
+            gas_firing=plant.gas.firing if plant.gas is not None else False,
+            electricity_eur_per_kwh=self._price,
+            hashprice_eur_per_ph_day=self._hashprice_net,
+            cold_water_c=plant.cold_water_c,
+            legionella_due=self.checker.cycle_due(now, horizon_s=S_PER_DAY),
+            legionella_last_pass_s=self.checker.last_required_pass_s(),
+        )
+
+    def decide(self, obs: Observation) -> Commands:
+        cmds = self.controller.tick(obs, self._day)
+        if cmds.reason != self._last_reason:
+            self.reasons.append((obs.now_s - self.start_s, cmds.reason))
+            self._last_reason = cmds.reason
+        return cmds
+
+    def apply(self, cmds: Commands, *, miners: bool = True) -> None:
+        self.plant.apply(cmds, miners=miners)
+
+    def advance(self) -> EnergyFlows:
+        """One physics step, booked in the ledger, the hygiene checker and the trace."""
+        plant = self.plant
+        flows = plant.step()
+        now = plant.now_s
+        self.ledger.add(now, self._price, flows)
+        outlet = flows.outlet_c
+        if outlet < self._min_outlet:
+            self._min_outlet = outlet
+        loop_ret = flows.loop_return_c
+        if loop_ret < self._min_loop_return:
+            self._min_loop_return = loop_ret
+        # Without a recirculation loop the outlet is the distribution's only temperature.
+        self.checker.update(now, self.step_s, outlet, loop_ret if loop_ret == loop_ret else outlet,
+                            plant.store_min_c())
+        self._draw_acc_l += flows.dhw_volume_l
+        if self.k % self._trace_every == 0:
+            self._record(flows)
+        self.k += 1
+        return flows
+
+    def _record(self, flows: EnergyFlows) -> None:
+        row, cols, plant = self._row, self._cols, self.plant
+        self._trace_t[row] = plant.now_s - self.start_s
+        for key, value in plant.sensor_values().items():
+            cols[key][row] = value
+        cols["outlet_c"][row] = flows.outlet_c
+        cols["loop_return_c"][row] = flows.loop_return_c
+        cols["coolant_in_c"][row] = plant.coolant.inlet_c
+        cols["miner_power_w"][row] = flows.miner_power_w
+        cols["gas_power_w"][row] = flows.gas_power_w
+        cols["draw_l_per_min"][row] = self._draw_acc_l / (self._trace_every * self.step_s / 60.0)
+        cols["setpoint_c"][row] = self.cfg.control.setpoint_c
+        self._draw_acc_l = 0.0
+        self._row += 1
+
+    def result(self) -> SimulationResult:
+        plant, ledger, checker = self.plant, self.ledger, self.checker
+        ledger.close(plant.now_s)
+        checker.finish(plant.now_s)
+        totals = ledger.totals()
+        stored_kwh = (plant.energy_j() - self._e0) / J_PER_KWH
+        balance = (totals.heat_from_miners_kwh + totals.heat_from_gas_kwh - totals.dhw_heat_kwh
+                   - totals.tank_losses_kwh - totals.loop_losses_kwh - stored_kwh)
+        hygiene = checker.summary()
+        summary: dict[str, object] = {
+            "scenario": self.scenario,
+            "strategy": self.controller.strategy_name,
+            "days": self.days,
+            "start": self.start.isoformat(),
+            "seed": self.seed,
+            "step_s": self.step_s,
+            "dhw_volume_l": totals.dhw_volume_l,
+            "dhw_heat_kwh": totals.dhw_heat_kwh,
+            "dhw_demand_kwh": totals.dhw_demand_kwh,
+            "dhw_volume_below_setpoint_l": totals.dhw_volume_below_setpoint_l,
+            "min_outlet_temp_c": self._min_outlet,
+            "min_loop_return_c": self._min_loop_return if math.isfinite(self._min_loop_return) else None,
+            "heat_from_miners_kwh": totals.heat_from_miners_kwh,
+            "heat_from_gas_kwh": totals.heat_from_gas_kwh,
+            "heat_dumped_kwh": totals.heat_dumped_kwh,
+            "miner_heat_share": _share(totals.heat_from_miners_kwh, totals.heat_from_gas_kwh),
+            "electricity_kwh": totals.electricity_kwh,
+            "gas_fuel_kwh": totals.gas_fuel_kwh,
+            "tank_losses_kwh": totals.tank_losses_kwh,
+            "loop_losses_kwh": totals.loop_losses_kwh,
+            "stored_energy_change_kwh": stored_kwh,
+            "energy_balance_error_kwh": balance,
+            "mining_revenue_eur": totals.mining_revenue_eur,
+            "electricity_cost_eur": totals.electricity_cost_eur,
+            "gas_cost_eur": totals.gas_cost_eur,
+            "net_cost_eur": totals.net_cost_eur,
+            "btc_mined": totals.btc_mined,
+            "hashrate_ths_mean": totals.hashrate_ths_mean,
+            "co2_kg": totals.co2_kg,
+            "power_limit_changes": self.controller.limit_changes,
+            "gas_starts": plant.gas_starts(),
+            "legionella_compliant": hygiene.compliant,
+            "hygiene_preset": hygiene.preset,
+            "hygiene_violations": hygiene.violations,
+            "legionella_cycles_passed": hygiene.cycles_passed,
+            "wall_seconds": time.perf_counter() - self.wall0,
+        }
+        row = self._row
+        trace = Trace(time_s=self._trace_t[:row], columns={k: v[:row] for k, v in self._cols.items()},
+                      reasons=self.reasons)
+        return SimulationResult(summary=summary, ledger=ledger.rows, trace=trace, hygiene=checker,
+                                limit_changes_by_miner=dict(self.controller.changes_by_miner))
+
+
 def run_simulation(
     cfg: PlantConfig,
     days: float,
@@ -123,183 +334,23 @@ def run_simulation(
     progress: Callable[[float], None] | None = None,
     trace_points: int = 20_000,
 ) -> SimulationResult:
-    wall0 = time.perf_counter()
-    tz = ZoneInfo(cfg.site.timezone)
-    step_s = cfg.simulation.step_s
-    n_steps = round(days * S_PER_DAY / step_s)
-    if n_steps < 1:
-        raise ValueError("the simulation must last at least one step")
-    start_s = datetime(start.year, start.month, start.day, tzinfo=tz).timestamp()
-
-    mains = mains_model(cfg)
-    profile = draw_profile(cfg, mains, seed)
-    whole_days = math.ceil(days)
-    draws = profile.steps(start, whole_days, step_s)
-    offsets = np.arange(n_steps) * step_s
-    cold = np.asarray(mains.temp_c(day_of_year(start, offsets)), dtype=float)
-    cold_list = np.broadcast_to(cold, (n_steps,)).tolist()
-
-    plant = SimulatedPlant(cfg, draws, cold_list, start_s)
-    model = PlantModel.from_config(cfg, plant.exchanger.ua_w_per_k)
-    controller = Controller(cfg, model, strategy)
-    checker = HygieneChecker(cfg.hygiene, {t.name: t.role for t in cfg.tanks})
-    ledger = Ledger(start_s, cfg.mining, cfg.prices.gas, cfg.co2)
-    clock = _LocalClock(tz)
-    tariff = cfg.prices.electricity
-    hashprice_net = cfg.mining.hashprice.gross_eur_per_ph_day() * (1 - cfg.mining.pool_fee)
-
-    control_every = max(1, round(cfg.control.period_s / step_s))
-    trace_every = max(1, math.ceil(n_steps / trace_points))
-    sensor_keys = list(plant.sensor_values())
-    n_trace = n_steps // trace_every + 1
-    cols = {name: np.full(n_trace, np.nan) for name in
-            [*sensor_keys, "outlet_c", "loop_return_c", "coolant_in_c", "miner_power_w", "gas_power_w",
-             "draw_l_per_min", "setpoint_c"]}
-    trace_t = np.full(n_trace, np.nan)
-    reasons: list[tuple[float, str]] = []
-    last_reason = ""
-    fault_windows = [(f.sensor, start_s + f.start_s, start_s + f.end_s) for f in faults]
-
-    e0 = plant.energy_j()
-    min_outlet = math.inf
-    min_loop_return = math.inf
-    price = tariff.price(0)
-    setpoint = cfg.control.setpoint_c
-    progress_every = max(1, n_steps // 200)
-    row = 0
-    draw_acc_l = 0.0
-    for k in range(n_steps):
-        now = plant.now_s
-        if k % control_every == 0:
-            minute, weekday, day = clock.local(now)
-            price = tariff.price(minute)
-            obs = _observe(plant, now, minute, weekday, price, hashprice_net, checker, fault_windows)
-            cmds = controller.tick(obs, day)
-            plant.apply(cmds)
-            if cmds.reason != last_reason:
-                reasons.append((now - start_s, cmds.reason))
-                last_reason = cmds.reason
-        flows = plant.step()
-        ledger.add(plant.now_s, price, flows)
-        outlet = flows.outlet_c
-        if outlet < min_outlet:
-            min_outlet = outlet
-        loop_ret = flows.loop_return_c
-        if loop_ret < min_loop_return:
-            min_loop_return = loop_ret
-        checker.update(plant.now_s, step_s, outlet, loop_ret if loop_ret == loop_ret else outlet,
-                       plant.store_min_c())
-        draw_acc_l += flows.dhw_volume_l
-        if k % trace_every == 0:
-            trace_t[row] = plant.now_s - start_s
-            for key, value in plant.sensor_values().items():
-                cols[key][row] = value
-            cols["outlet_c"][row] = outlet
-            cols["loop_return_c"][row] = loop_ret
-            cols["coolant_in_c"][row] = plant.coolant.inlet_c
-            cols["miner_power_w"][row] = flows.miner_power_w
-            cols["gas_power_w"][row] = flows.gas_power_w
-            cols["draw_l_per_min"][row] = draw_acc_l / (trace_every * step_s / 60.0)
-            cols["setpoint_c"][row] = setpoint
-            draw_acc_l = 0.0
-            row += 1
-        if progress is not None and k % progress_every == 0:
-            progress(k / n_steps)
-    ledger.close(plant.now_s)
-    checker.finish(plant.now_s)
+    """Run the controller against the simulated plant for `days` from local midnight of `start`."""
+    sim = Simulation(cfg, days, start, scenario=scenario, strategy=strategy, seed=seed, faults=faults,
+                     trace_points=trace_points)
+    progress_every = max(1, sim.n_steps // 200)
+    while not sim.done:
+        if sim.control_due():
+            sim.apply(sim.decide(sim.observe()))
+        sim.advance()
+        if progress is not None and sim.k % progress_every == 0:
+            progress(sim.k / sim.n_steps)
     if progress is not None:
         progress(1.0)
-
-    totals = ledger.totals()
-    stored_kwh = (plant.energy_j() - e0) / J_PER_KWH
-    balance = (totals.heat_from_miners_kwh + totals.heat_from_gas_kwh - totals.dhw_heat_kwh
-               - totals.tank_losses_kwh - totals.loop_losses_kwh - stored_kwh)
-    hygiene = checker.summary()
-    summary: dict[str, object] = {
-        "scenario": scenario,
-        "strategy": controller.strategy_name,
-        "days": days,
-        "start": start.isoformat(),
-        "seed": seed,
-        "step_s": step_s,
-        "dhw_volume_l": totals.dhw_volume_l,
-        "dhw_heat_kwh": totals.dhw_heat_kwh,
-        "dhw_demand_kwh": totals.dhw_demand_kwh,
-        "dhw_volume_below_setpoint_l": totals.dhw_volume_below_setpoint_l,
-        "min_outlet_temp_c": min_outlet,
-        "min_loop_return_c": min_loop_return if math.isfinite(min_loop_return) else None,
-        "heat_from_miners_kwh": totals.heat_from_miners_kwh,
-        "heat_from_gas_kwh": totals.heat_from_gas_kwh,
-        "heat_dumped_kwh": totals.heat_dumped_kwh,
-        "miner_heat_share": _share(totals.heat_from_miners_kwh, totals.heat_from_gas_kwh),
-        "electricity_kwh": totals.electricity_kwh,
-        "gas_fuel_kwh": totals.gas_fuel_kwh,
-        "tank_losses_kwh": totals.tank_losses_kwh,
-        "loop_losses_kwh": totals.loop_losses_kwh,
-        "stored_energy_change_kwh": stored_kwh,
-        "energy_balance_error_kwh": balance,
-        "mining_revenue_eur": totals.mining_revenue_eur,
-        "electricity_cost_eur": totals.electricity_cost_eur,
-        "gas_cost_eur": totals.gas_cost_eur,
-        "net_cost_eur": totals.net_cost_eur,
-        "btc_mined": totals.btc_mined,
-        "hashrate_ths_mean": totals.hashrate_ths_mean,
-        "co2_kg": totals.co2_kg,
-        "power_limit_changes": controller.limit_changes,
-        "gas_starts": plant.gas_starts(),
-        "legionella_compliant": hygiene.compliant,
-        "hygiene_preset": hygiene.preset,
-        "hygiene_violations": hygiene.violations,
-        "legionella_cycles_passed": hygiene.cycles_passed,
-        "wall_seconds": time.perf_counter() - wall0,
-    }
-    trace = Trace(time_s=trace_t[:row], columns={k: v[:row] for k, v in cols.items()}, reasons=reasons)
-    return SimulationResult(summary=summary, ledger=ledger.rows, trace=trace, hygiene=checker,
-                            limit_changes_by_miner=dict(controller.changes_by_miner))
+    return sim.result()
 
 
 def _share(a: float, b: float) -> float:
     return a / (a + b) if a + b > 0 else 0.0
-
-
-def _observe(
-    plant: SimulatedPlant,
-    now_s: float,
-    minute: int,
-    weekday: int,
-    price: float,
-    hashprice_net: float,
-    checker: HygieneChecker,
-    faults: list[tuple[str, float, float]],
-) -> Observation:
-    sensors: dict[str, float | None] = dict(plant.sensor_values())
-    outlet: float | None = plant.outlet_c
-    coolant_in: float | None = plant.coolant.inlet_c
-    for key, t0, t1 in faults:
-        if t0 <= now_s < t1:
-            if key == "outlet":
-                outlet = None
-            elif key == "coolant_in":
-                coolant_in = None
-            else:
-                sensors[key] = None
-    return Observation(
-        now_s=now_s,
-        local_minute=minute,
-        local_weekday=weekday,
-        sensors_c=sensors,
-        outlet_c=outlet,
-        loop_return_c=plant.loop_return_c if plant.loop is not None else None,
-        coolant_in_c=coolant_in,
-        coolant_out_c=plant.coolant_out_c,
-        miners=plant.miner_readings(),
-        gas_firing=plant.gas.firing if plant.gas is not None else False,
-        electricity_eur_per_kwh=price,
-        hashprice_eur_per_ph_day=hashprice_net,
-        cold_water_c=plant.cold_water_c,
-        legionella_due=checker.cycle_due(now_s, horizon_s=S_PER_DAY),
-        legionella_last_pass_s=checker.last_required_pass_s(),
-    )
 
 
 def default_start() -> date:

@@ -51,8 +51,10 @@ class _TankUnit:
 
 
 class SimulatedPlant:
-    def __init__(self, cfg: PlantConfig, draws: StepDraws, cold_water_c: list[float], start_s: float) -> None:
-        """`draws` and `cold_water_c` hold one value per physics step from `start_s`."""
+    def __init__(self, cfg: PlantConfig, draws: StepDraws, cold_water_c: list[float], start_s: float,
+                 miners: list[HydroMiner] | None = None) -> None:
+        """`draws` and `cold_water_c` hold one value per physics step from `start_s`. `miners` are the
+        miners' physics when someone else owns them (an emulator); by default the plant makes its own."""
         self.cfg = cfg
         self.step_s = cfg.simulation.step_s
         self.now_s = start_s
@@ -69,7 +71,9 @@ class SimulatedPlant:
         self._last = self.units[-1]
         self._charge_inlet = STRATIFIED if cfg.charging.inlet == "stratified" else 0
 
-        self.miners = [HydroMiner(get_spec(m.model), m.name, now_s=start_s) for m in cfg.miners]
+        self.miners = miners if miners is not None else [
+            HydroMiner(get_spec(m.model), m.name, now_s=start_s) for m in cfg.miners
+        ]
         flow_lpm = sum(m.spec.coolant_flow_lpm for m in self.miners)
         self._c_hot = lpm_to_w_per_k(flow_lpm)
         if cfg.charging.flow == "balanced":
@@ -149,7 +153,11 @@ class SimulatedPlant:
         return self._cold[min(self._k, len(self._cold) - 1)]
 
     # -- commands ---------------------------------------------------------------------------
-    def apply(self, commands: Commands) -> None:
+    def apply(self, commands: Commands, *, miners: bool = True) -> None:
+        """Carry out the commands; with miners=False the miner orders went another way (pyasic)."""
+        self.commands = commands
+        if not miners:
+            return
         by_name = {m.name: m for m in self.miners}
         for name, limit in commands.miner_limits_w.items():
             miner = by_name[name]
@@ -161,7 +169,6 @@ class SimulatedPlant:
                     miner.wake(self.now_s)
                 if abs(limit - miner.power_limit_w) > 1e-6:
                     miner.set_power_limit(limit, self.now_s)
-        self.commands = commands
 
     # -- dynamics ---------------------------------------------------------------------------
     def step(self) -> EnergyFlows:
