@@ -203,6 +203,9 @@ class RuleStrategyConfig(_Strict):
     peak_hours: list[tuple[time, time]] = Field(
         default_factory=lambda: [(time(6, 30), time(9, 0)), (time(18, 0), time(22, 0))]
     )
+    reserve_volume_l: float = Field(
+        400.0, ge=0, description="Hot water (≥ setpoint) the finishing tank should hold; below it gas boosts."
+    )
     power_step_w: float = Field(250.0, gt=0, description="Fleet power targets are rounded to this step.")
     wake_margin_w: float = Field(2000.0, ge=0, description="Headroom needed above the minimum to wake miners.")
     up_hysteresis_w: float = Field(1500.0, ge=0, description="Raise the fleet target only past this margin.")

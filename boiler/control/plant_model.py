@@ -6,10 +6,12 @@ which sensors) instead of re-reading the config every tick.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from boiler.config import PlantConfig
 from miners.catalogue import MinerSpec, get_spec
+from tank.estimate import TankEstimate, estimate_tank
 from tank.water import lpm_to_w_per_k
 
 
@@ -39,6 +41,9 @@ class PlantModel:
     finishing_top_sensor: str
     sensor_keys: tuple[str, ...]
     nominal_j_per_th: float
+    #: Per tank: volume and its sensors as ("tank.sensor", height fraction), for state estimates.
+    tank_volumes_l: dict[str, float]
+    tank_sensors: dict[str, tuple[tuple[str, float], ...]]
 
     @staticmethod
     def from_config(cfg: PlantConfig, exchanger_ua_w_per_k: float) -> PlantModel:
@@ -81,4 +86,11 @@ class PlantModel:
             finishing_top_sensor=f"{finishing.name}.{fin_top.name}",
             sensor_keys=tuple(f"{t.name}.{s.name}" for t in cfg.tanks for s in t.sensors),
             nominal_j_per_th=total_w / total_ths if total_ths else 0.0,
+            tank_volumes_l={t.name: t.volume_l for t in cfg.tanks},
+            tank_sensors={t.name: tuple((f"{t.name}.{s.name}", s.height) for s in t.sensors) for t in cfg.tanks},
         )
+
+    def estimate(self, tank: str, sensors_c: Mapping[str, float | None], reference_c: float) -> TankEstimate | None:
+        """State of one tank from its sensors (None if none is readable)."""
+        readings = [(height, sensors_c.get(key)) for key, height in self.tank_sensors[tank]]
+        return estimate_tank(self.tank_volumes_l[tank], readings, self.setpoint_c, reference_c)

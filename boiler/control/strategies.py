@@ -140,6 +140,12 @@ class RuleStrategy:
         if in_any(obs.local_minute, self.r.peak_hours):
             gas_setpoint += self.r.peak_boost_k
             reasons.append("peak")
+        # Hot water ready to serve: if the finishing tank holds less than the reserve at the
+        # setpoint, let the gas catch up now rather than at the next draw.
+        ready = self.m.estimate(self.m.finishing_tank, obs.sensors_c, obs.cold_water_c)
+        if ready is not None and ready.usable_volume_l < self.r.reserve_volume_l:
+            gas_setpoint += self.r.peak_boost_k
+            reasons.append("reserve_low")
         running = any(r.limit_w is not None and r.power_w > 100.0 for r in obs.miners)
         return Decision(
             miner_power_w=target_w,
