@@ -10,6 +10,7 @@ listeners themselves, so clients see a refused connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import socket
@@ -19,7 +20,7 @@ from typing import Any, Protocol
 
 from grpclib.server import Server as GrpcServer
 
-from miners.emulator.braiins import BraiinsGrpcApi, BraiinsRpcApi
+from miners.emulator.braiins import BraiinsGrpcApi, BraiinsRpcApi, RawProtoCodec
 from miners.emulator.faults import GARBAGE_BYTES, Garbage, Slow, Truncated
 from miners.emulator.identity import BRAIINS_GRPC_PORT, RPC_PORT, WHATSMINER_V3_PORT
 from miners.emulator.miner import EmulatedMiner
@@ -186,7 +187,11 @@ class _GatedTransport(asyncio.Transport):
 
 
 class _Gate(asyncio.Protocol):
-    """Applies the miner's fault mode to one accepted connection, then hands bytes to `inner`."""
+    """Applies the miner's fault mode to one accepted connection, then hands bytes to the protocol.
+
+    The real protocol is created when the first request bytes arrive and the fault mode has
+    let them through, so a garbage or delayed answer is the first thing the client sees.
+    """
 
     def __init__(self, host: MinerHost, inner_factory: Callable[[], asyncio.Protocol]) -> None:
         self._host = host
@@ -203,15 +208,11 @@ class _Gate(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
         if self._host.miner.is_down():
-            transport.abort()  # type: ignore[attr-defined]
+            self.reset()
             return
         self._host.connections.add(self)
-        self._inner = self._inner_factory()
-        self._inner.connection_made(_GatedTransport(self._transport, self))  # type: ignore[arg-type]
 
     def data_received(self, data: bytes) -> None:
-        if self._inner is None:
-            return
         if not self._decided:
             self._decided = True
             if not self._admit():
@@ -222,11 +223,11 @@ class _Gate(asyncio.Protocol):
             self._deliver(data)
 
     def eof_received(self) -> bool | None:
-        if self._inner is None:
-            return None
         if self._held is not None:
             self._eof_held = True
             return True
+        if self._inner is None:
+            return None
         return self._inner.eof_received()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -245,9 +246,16 @@ class _Gate(asyncio.Protocol):
         if self._inner is not None:
             self._inner.resume_writing()
 
-    def abort(self) -> None:
-        if self._transport is not None:
-            self._transport.abort()
+    def reset(self) -> None:
+        """Drop the connection with a TCP reset, as a miner that falls off the network does."""
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
 
     def _admit(self) -> bool:
         """Decide this connection's fate when its request starts to arrive."""
@@ -255,7 +263,7 @@ class _Gate(asyncio.Protocol):
         fault = miner.fault
         assert self._transport is not None
         if not miner.take_request():
-            self._transport.abort()  # RST: the miner dropped off mid-poll
+            self.reset()  # the miner dropped off mid-poll
             return False
         if isinstance(fault, Garbage):
             self._transport.write(GARBAGE_BYTES)
@@ -272,13 +280,17 @@ class _Gate(asyncio.Protocol):
         for chunk in held:
             self._deliver(chunk)
         if self._eof_held and self._inner is not None and not self._inner.eof_received():
-            self.abort()
+            self.reset()
 
     def _deliver(self, data: bytes) -> None:
-        if self._inner is None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
             return
         self.delivering = True
         try:
+            if self._inner is None:
+                self._inner = self._inner_factory()
+                self._inner.connection_made(_GatedTransport(transport, self))
             self._inner.data_received(data)
         finally:
             self.delivering = False
@@ -306,7 +318,7 @@ class MinerHost:
         if miner.family == "braiins":
             rpc = BraiinsRpcApi(miner)
             factories[RPC_PORT] = lambda: JsonRpcProtocol(rpc)
-            grpc = GrpcServer([BraiinsGrpcApi(miner)])
+            grpc = GrpcServer([BraiinsGrpcApi(miner)], codec=RawProtoCodec())
             # grpclib builds one HTTP/2 protocol per connection here; we own the listener instead
             # of Server.start() so the fault gate can sit in front of it.
             factories[BRAIINS_GRPC_PORT] = grpc._protocol_factory
@@ -381,7 +393,7 @@ class MinerHost:
             server.close()
         self._servers = []
         for gate in list(self.connections):
-            gate.abort()
+            gate.reset()
         self.connections.clear()
 
     @property
