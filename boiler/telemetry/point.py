@@ -99,7 +99,7 @@ def _encode_field_value(value: FieldValue) -> str:
     return '"' + value.translate(_STRING_ESCAPES) + '"'
 
 
-@dataclass(frozen=True, eq=True)
+@dataclass(frozen=True, eq=False)
 class Point:
     """One point: measurement, tags, at least one field and a timestamp in ns since the epoch (UTC).
 
@@ -166,6 +166,14 @@ class Point:
             f"{k.translate(_KEY_ESCAPES)}={_encode_field_value(v)}" for k, v in self.fields.items()
         )
         return f"{key}{tag_text} {field_text} {self.time_ns}"
+
+    # Equality and hash follow the encoded line: {"v": 1} and {"v": True} compare equal as dicts
+    # but are different points (1i vs true).
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Point) and self._line == other._line
+
+    def __hash__(self) -> int:
+        return hash(self._line)
 
     def to_line(self) -> str:
         """The point as one line of line protocol (no trailing newline), nanosecond precision."""

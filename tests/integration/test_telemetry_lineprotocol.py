@@ -64,6 +64,13 @@ def test_what_line_protocol_cannot_carry_is_refused(
         Point(measurement, tags, fields, time_ns)
 
 
+def test_points_compare_by_their_encoding() -> None:
+    assert Point("m", {"a": "1"}, {"v": 1}, 5) == Point("m", {"a": "1"}, {"v": 1}, 5)
+    assert Point("m", {}, {"v": 1}, 5) != Point("m", {}, {"v": True}, 5)
+    assert Point("m", {}, {"v": 1}, 5) != Point("m", {}, {"v": 1.0}, 5)
+    assert len({Point("m", {}, {"v": 1}, 5), Point("m", {}, {"v": 1}, 5)}) == 1
+
+
 def test_unsupported_field_types_are_refused() -> None:
     with pytest.raises(TypeError):
         Point("m", {}, {"v": [1, 2]}, 0)
