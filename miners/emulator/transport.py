@@ -333,14 +333,18 @@ class MinerHost:
 
     async def start(self) -> None:
         """Open the ports (unless the miner is down); OSError names the address that failed."""
+        if self._running:
+            return
         self._running = True
         self.miner.add_listener(self.sync)
         if not self.miner.is_down():
             await self._bind()
 
     async def stop(self) -> None:
-        self._running = False
-        self.miner.remove_listener(self.sync)
+        """Close the ports and drop live connections; safe to call on a host never started."""
+        if self._running:
+            self._running = False
+            self.miner.remove_listener(self.sync)
         self._unbind()
 
     def sync(self) -> None:
