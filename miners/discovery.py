@@ -55,10 +55,12 @@ def fd_bounded_concurrency(requested: int) -> int:
     return max(1, min(requested, (soft - FD_RESERVE) // SOCKETS_PER_PROBE))
 
 
-async def probe(connector: Connector, ip: str, timeout_s: float, read: bool = True) -> FoundMiner | None:
+async def probe(
+    connector: Connector, ip: str, timeout_s: float, read: bool = True, credentials: Credentials | None = None
+) -> FoundMiner | None:
     """Identify (and optionally read) what answers at `ip`; None when nothing recognisable does."""
     try:
-        link = await within(connector.connect(ip, Credentials()), timeout_s)
+        link = await within(connector.connect(ip, credentials or Credentials()), timeout_s)
     except Exception as error:  # one odd host must not end the scan
         log.debug("event=probe_failed ip=%s error=%s", ip, error)
         return None
@@ -66,9 +68,9 @@ async def probe(connector: Connector, ip: str, timeout_s: float, read: bool = Tr
         return None
     try:
         identity = await within(link.identity(), timeout_s)
-    except Exception as error:
+    except Exception as error:  # e.g. a login it refuses: still a miner, listed with the reason
         log.info("event=identity_failed ip=%s error=%s", ip, error)
-        return None
+        return FoundMiner(link.describe(), None, f"{type(error).__name__}: {error}")
     if not read:
         return FoundMiner(identity, None)
     try:
@@ -85,9 +87,12 @@ async def scan(
     timeout_s: float = 10.0,
     read: bool = True,
     connector: Connector | None = None,
+    credentials: Credentials | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> list[FoundMiner]:
-    """Every miner answering in `cidr`, sorted by address. `on_progress(done, total)` after each host."""
+    """Every miner answering in `cidr`, sorted by address. `on_progress(done, total)` after each host.
+
+    `credentials` (default: each firmware's factory login) are tried on every miner found."""
     hosts = addresses(cidr)
     total = sum(1 for _ in addresses(cidr))
     if connector is None:
@@ -101,7 +106,7 @@ async def scan(
     async def worker() -> None:
         nonlocal done
         for ip in hosts:  # a shared iterator: each address goes to exactly one worker
-            result = await probe(connector, ip, timeout_s, read)
+            result = await probe(connector, ip, timeout_s, read, credentials)
             if result is not None:
                 found.append(result)
             done += 1

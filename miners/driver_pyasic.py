@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from typing import Any
 
 import pyasic
@@ -122,19 +123,31 @@ def _whatsminer_v3(miner: MinerProtocol, version: str) -> MinerProtocol:
     return cls(str(miner.ip), version)
 
 
-async def read_identity(miner: MinerProtocol) -> Identity:
-    """MAC, serial and firmware version (an extra read: done at connect, not every tick)."""
-    data = await miner.get_data(include=[DataOptions.MAC, DataOptions.SERIAL_NUMBER, DataOptions.FW_VERSION])
+def describe(miner: MinerProtocol) -> Identity:
+    """What pyasic's class says the miner is, without asking it anything (no MAC or serial)."""
     return Identity(
         ip=str(miner.ip),
         make=None if miner.make is None else str(miner.make),
         model=None if miner.raw_model is None else str(miner.raw_model),
         firmware=None if miner.firmware is None else str(miner.firmware),
-        fw_version=data.fw_ver,
-        mac=None if data.mac is None else str(data.mac).upper(),
-        serial=data.serial_number,
+        fw_version=None,
+        mac=None,
+        serial=None,
         supports_power_limit=supports_power_limit(miner),
     )
+
+
+async def read_identity(miner: MinerProtocol) -> Identity:
+    """MAC, serial and firmware version (an extra read: done at connect, not every tick)."""
+    fields = [DataOptions.MAC, DataOptions.SERIAL_NUMBER, DataOptions.FW_VERSION]
+    try:
+        data = await miner.get_data(include=fields)
+    except APIError as error:
+        if _grpc_status(error) is Status.UNAUTHENTICATED:  # BOS+ needs a login even to say who it is
+            raise MinerAuthError("identity: login refused: wrong username or password") from error
+        raise MinerCommandError(f"identity: {_root_cause(error)}") from error
+    mac = None if data.mac is None else str(data.mac).upper()
+    return replace(describe(miner), fw_version=data.fw_ver, mac=mac, serial=data.serial_number)
 
 
 # ----------------------------------------------------------------------------------------- reading
@@ -361,6 +374,9 @@ class PyasicLink:
     @property
     def family(self) -> str:
         return family(self.miner)
+
+    def describe(self) -> Identity:
+        return describe(self.miner)
 
     async def identity(self) -> Identity:
         return await read_identity(self.miner)

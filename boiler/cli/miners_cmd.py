@@ -22,8 +22,14 @@ from rich.table import Table
 
 from miners.config import MinerConfig
 
-_out = Console()
-_err = Console(stderr=True)
+
+def _out() -> Console:
+    return Console()  # made per use, so the terminal width (COLUMNS) is read when printing
+
+
+def _err() -> Console:
+    return Console(stderr=True)
+
 
 ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="Plant config file (YAML) with a `miners:` list.")
@@ -93,7 +99,7 @@ def _run_or_exit(work: Any) -> Any:
     try:
         return work()
     except _BadInput as error:
-        _err.print(f"[red]error:[/red] {error}", highlight=False)
+        _err().print(f"[red]error:[/red] {error}", highlight=False)
         raise typer.Exit(2) from error
 
 
@@ -105,36 +111,52 @@ def discover(
     json_out: JsonOption = False,
     concurrency: Annotated[int, typer.Option(min=1, max=1024, help="Hosts probed at once.")] = 64,
     timeout_s: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds per host and step.")] = 10.0,
+    user: Annotated[str | None, typer.Option(help="API user to try (default: the firmware's).")] = None,
+    password_env: Annotated[
+        str | None, typer.Option(help="Environment variable holding the API password to try.")
+    ] = None,
 ) -> None:
     """Find the miners in CIDR: model, firmware, MAC, hashrate, power, limit, coolant temperature."""
     from miners.discovery import addresses, scan
 
     _run_or_exit(lambda: _check_cidr(cidr, addresses))
+    probe = MinerConfig(name="discover", model="-", username=user, password_env=password_env)
+    credentials = _run_or_exit(lambda: _credentials(probe))
     _quiet_logs()
     if json_out:
-        found = asyncio.run(scan(cidr, concurrency=concurrency, timeout_s=timeout_s))
+        found = asyncio.run(scan(cidr, concurrency=concurrency, timeout_s=timeout_s, credentials=credentials))
     else:
-        with Progress(console=_err, transient=True) as progress:
+        with Progress(console=_err(), transient=True) as progress:
             task = progress.add_task(f"scanning {cidr}", total=None)
-            found = asyncio.run(scan(cidr, concurrency=concurrency, timeout_s=timeout_s,
+            found = asyncio.run(scan(cidr, concurrency=concurrency, timeout_s=timeout_s, credentials=credentials,
                                      on_progress=lambda done, total: progress.update(task, completed=done,
                                                                                      total=total)))
     rows = [_found_row(f) for f in found]
     if json_out:
-        _out.print_json(json.dumps(rows))
+        _out().print_json(json.dumps(rows))
         return
     table = Table(title=f"{len(rows)} miner(s) in {cidr}")
-    for column in ("IP", "Make / model", "Firmware", "MAC", "TH/s", "Power W", "Limit W", "Coolant/env °C",
-                   "Power limit"):
+    columns = ["IP", "Make / model", "Firmware", "MAC", "TH/s", "Power W", "Limit W", "Coolant/env °C",
+               "Power limit"]
+    notes = any(row["error"] for row in rows)
+    for column in columns + (["Note"] if notes else []):
         table.add_column(column, justify="right" if column.endswith(("W", "s", "°C")) else "left")
     for row in rows:
-        table.add_row(
+        cells = [
             row["ip"], f"{row['make'] or '?'} {row['model'] or '?'}",
             f"{row['firmware'] or '?'} {row['fw_version'] or ''}".strip(), row["mac"] or "-",
             _fmt(row["hashrate_ths"], digits=1), _fmt(row["power_w"]), _fmt(row["power_limit_w"]),
             _fmt(row["coolant_in_c"], digits=1), "y" if row["supports_power_limit"] else "n",
-        )
-    _out.print(table)
+        ]
+        table.add_row(*cells, *([row["error"] or ""] if notes else []))
+    _out().print(table)
+
+
+def _credentials(config: MinerConfig) -> Any:
+    try:
+        return config.credentials()
+    except KeyError as error:
+        raise _BadInput(str(error).strip("'\"")) from error
 
 
 def _check_cidr(cidr: str, addresses: Any) -> None:
@@ -183,7 +205,7 @@ def status(
     readings = asyncio.run(fleet.poll())
     rows = [{**asdict(r), "host": fleet.host_of(r.name), "state": str(r.state)} for r in readings]
     if json_out:
-        _out.print_json(json.dumps(rows))
+        _out().print_json(json.dumps(rows))
     else:
         table = Table(title=f"{len(rows)} miner(s)")
         for column in ("Name", "Host", "State", "Power W", "TH/s", "Limit W", "In °C", "Out °C", "Errors"):
@@ -195,7 +217,7 @@ def status(
                 _fmt(row["power_limit_w"]), _fmt(row["coolant_in_c"], digits=1),
                 _fmt(row["coolant_out_c"], digits=1), "; ".join(row["errors"]) or "-",
             )
-        _out.print(table)
+        _out().print(table)
     if not all(r.available for r in readings):
         raise typer.Exit(1)
 
@@ -215,13 +237,13 @@ def _command(config_path: Path, name: str, target: Any, json_out: bool, timeout_
 
     result = _run_or_exit(lambda: asyncio.run(work()))
     if json_out:
-        _out.print_json(json.dumps({**asdict(result), "kind": str(result.kind)}))
+        _out().print_json(json.dumps({**asdict(result), "kind": str(result.kind)}))
     elif result.ok:
         what = result.reason or f"{result.kind} done after {result.attempts} attempt(s)"
         note = " (this firmware restarts hashing on the change)" if result.restarts else ""
-        _out.print(f"{name}: {what}{note}", highlight=False)
+        _out().print(f"{name}: {what}{note}", highlight=False)
     else:
-        _err.print(f"[red]{name}: failed:[/red] {result.error}", highlight=False)
+        _err().print(f"[red]{name}: failed:[/red] {result.error}", highlight=False)
     if not result.ok:
         raise typer.Exit(1)
 
@@ -244,7 +266,7 @@ def set_power(
     except KeyError:
         spec = None
     if spec is not None and not spec.min_power_w <= watts <= spec.max_power_w:
-        _err.print(f"[red]error:[/red] {watts:g} W is outside {spec.key}'s range "
+        _err().print(f"[red]error:[/red] {watts:g} W is outside {spec.key}'s range "
                    f"{spec.min_power_w:g}-{spec.max_power_w:g} W", highlight=False)
         raise typer.Exit(2)
     _command(config, name, watts, json_out, timeout_s)

@@ -45,6 +45,9 @@ class FakeLink:
     def __init__(self, miner: FakeMiner) -> None:
         self.miner = miner
 
+    def describe(self) -> Identity:
+        return Identity(self.miner.ip, "Fake", "F1", "Stock", None, None, None, True)
+
     async def identity(self) -> Identity:
         m = self.miner
         return Identity(m.ip, "Fake", "F1", "Stock", "1.0", m.mac, m.serial, True)
