@@ -23,7 +23,7 @@ from pydantic import SecretStr
 from miners.config import Credentials
 from miners.driver_link import MinerAuthError, MinerCommandError
 from miners.driver_pyasic import PyasicConnector, PyasicLink, _errors_text, identify
-from miners.emulator import EmulatedMiner, EmulatorFleet, Slow, WrongPassword
+from miners.emulator import EmulatedMiner, EmulatorFleet, Slow, Truncated, WrongPassword
 
 warnings.filterwarnings("ignore", category=UserWarning)  # pyasic warns about unknown chip counts
 
@@ -258,3 +258,15 @@ def test_errors_reported_twice_are_listed_once() -> None:
     data.errors = [WhatsminerError(error_code=531), WhatsminerError(error_code=531)]
     (only,) = _errors_text(data)
     assert only.startswith("531: ")
+
+
+async def test_v2_unreadable_status_is_no_reading_not_stopped() -> None:
+    rig = await _rig("whatsminer")
+    try:
+        rig.emu.set_fault(Truncated())
+        data = await rig.link.miner.get_data(include=[DataOptions.IS_MINING])
+        assert data.is_mining is False and not rig.emu.sleeping  # the bug: "stopped" while mining
+        with pytest.raises(MinerCommandError):
+            await rig.link.read()
+    finally:
+        await rig.fleet.stop()
