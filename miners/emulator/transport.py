@@ -296,6 +296,21 @@ class _Gate(asyncio.Protocol):
             self.delivering = False
 
 
+class _GrpcProtocols:
+    """Makes grpclib's HTTP/2 protocol for each connection. We own the listener instead of calling
+    `Server.start()`, so the fault gate can sit in front; the grpclib server is created on first
+    use because it binds itself to the running event loop."""
+
+    def __init__(self, api: BraiinsGrpcApi) -> None:
+        self._api = api
+        self._server: GrpcServer | None = None
+
+    def __call__(self) -> asyncio.Protocol:
+        if self._server is None:
+            self._server = GrpcServer([self._api], codec=RawProtoCodec())
+        return self._server._protocol_factory()
+
+
 # ---------------------------------------------------------------------- one miner's ports
 class MinerHost:
     """Binds one miner's ports on its IP and keeps them in step with its fault mode."""
@@ -318,10 +333,7 @@ class MinerHost:
         if miner.family == "braiins":
             rpc = BraiinsRpcApi(miner)
             factories[RPC_PORT] = lambda: JsonRpcProtocol(rpc)
-            grpc = GrpcServer([BraiinsGrpcApi(miner)], codec=RawProtoCodec())
-            # grpclib builds one HTTP/2 protocol per connection here; we own the listener instead
-            # of Server.start() so the fault gate can sit in front of it.
-            factories[BRAIINS_GRPC_PORT] = grpc._protocol_factory
+            factories[BRAIINS_GRPC_PORT] = _GrpcProtocols(BraiinsGrpcApi(miner))
             return factories
         if miner.family == "whatsminer" or miner.legacy_rpc:
             v2 = WhatsminerV2Api(miner)
