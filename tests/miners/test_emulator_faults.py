@@ -191,6 +191,13 @@ async def test_garbage_replies_are_no_protocol_and_pyasic_survives(rig: Rig) -> 
     assert rig.emu.model.power_limit_w == get_spec(FAMILIES[rig.family]).nominal_power_w
 
 
+async def test_garbage_makes_pyasic_factory_raise(rig: Rig) -> None:
+    """pyasic 0.79's socket ping decodes strictly as UTF-8: a discovery must catch this itself."""
+    rig.emu.set_fault(Garbage())
+    with pytest.raises(UnicodeDecodeError):
+        await asyncio.wait_for(pyasic.get_miner(rig.emu.ip), TIMEOUT_S)
+
+
 async def test_truncated_replies_stop_half_way(rig: Rig) -> None:
     healthy = await rpc_raw(rig.emu.ip, "devdetails")
     rig.emu.set_fault(Truncated())
