@@ -36,6 +36,10 @@ _WHATSMINER_FIELDS = [
     DataOptions.HASHRATE, DataOptions.WATTAGE, DataOptions.WATTAGE_LIMIT, DataOptions.ENVIRONMENT_TEMP,
     DataOptions.ERRORS, DataOptions.UPTIME,
 ]
+# pyasic: BTMinerV2's multicommand sends a lone joinable command ("summary") unjoined, and its reply
+# is then not keyed by command, so every field fetches the summary again: 7 connections per read.
+# Asking for one more joinable command ("devs", for the hashboards) makes it "summary+devs": one.
+_WHATSMINER_V2_FIELDS = [*_WHATSMINER_FIELDS, DataOptions.HASHBOARDS]
 # BOS+: hashboards (for the coolant temperatures) and the tuner state are read directly below.
 _BRAIINS_FIELDS = [
     DataOptions.HASHRATE, DataOptions.WATTAGE, DataOptions.WATTAGE_LIMIT, DataOptions.ERRORS, DataOptions.UPTIME,
@@ -161,7 +165,7 @@ async def read_sample(miner: MinerProtocol) -> Sample:
         data, mining = await asyncio.gather(miner.get_data(include=_WHATSMINER_FIELDS), _v3_working(miner))
         coolant_in = data.env_temp
     elif isinstance(miner, BTMinerV2):
-        data, mining = await asyncio.gather(miner.get_data(include=_WHATSMINER_FIELDS), _v2_working(miner))
+        data, mining = await asyncio.gather(miner.get_data(include=_WHATSMINER_V2_FIELDS), _v2_working(miner))
         coolant_in = data.env_temp
     elif isinstance(miner, BOSer):
         data, mining, (coolant_in, coolant_out) = await asyncio.gather(
@@ -394,6 +398,22 @@ class PyasicLink:
         await resume_mining(self.miner)
 
 
+_COMMANDS: dict[type, list[str]] = {}
+
+
+def _memoise_commands(rpc: Any) -> None:
+    # pyasic: every multicommand checks its commands against `get_commands()`, which lists them
+    # with dir() and callable() each time (about 1 ms of CPU per poll and miner). The list depends
+    # only on the class, so compute it once and let the handle's instance attribute answer.
+    if rpc is None or not hasattr(rpc, "get_commands"):
+        return
+    cls = type(rpc)
+    if cls not in _COMMANDS:
+        _COMMANDS[cls] = rpc.get_commands()
+    commands = _COMMANDS[cls]
+    rpc.get_commands = lambda: commands
+
+
 class PyasicConnector:
     """Finds what answers at a host and returns a link with the configured login on it."""
 
@@ -402,4 +422,5 @@ class PyasicConnector:
         if miner is None:
             return None
         apply_credentials(miner, credentials)
+        _memoise_commands(getattr(miner, "rpc", None))
         return PyasicLink(miner)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -268,5 +269,39 @@ async def test_v2_unreadable_status_is_no_reading_not_stopped() -> None:
         assert data.is_mining is False and not rig.emu.sleeping  # the bug: "stopped" while mining
         with pytest.raises(MinerCommandError):
             await rig.link.read()
+    finally:
+        await rig.fleet.stop()
+
+
+async def test_v2_read_joins_the_summary_instead_of_fetching_it_per_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pyasic.rpc.base import BaseMinerRPCAPI
+
+    sent: list[str] = []
+    original = BaseMinerRPCAPI._send_bytes
+
+    async def counting(self: BaseMinerRPCAPI, data: bytes, **kwargs: object) -> bytes:
+        sent.append(json.loads(data).get("command", "<encrypted>"))
+        return await original(self, data, **kwargs)  # type: ignore[arg-type]
+
+    rig = await _rig("whatsminer")
+    try:
+        monkeypatch.setattr(BaseMinerRPCAPI, "_send_bytes", counting)
+        fields = [DataOptions.HASHRATE, DataOptions.WATTAGE, DataOptions.WATTAGE_LIMIT, DataOptions.UPTIME]
+        await rig.link.miner.get_data(include=fields)
+        assert sent.count("summary") == len(fields) + 1  # the bug: one lone summary per field, plus one
+        sent.clear()
+        await rig.link.read()
+        joined = sorted("+".join(sorted(command.split("+"))) for command in sent)
+        assert joined == ["devs+summary", "get_error_code", "status"]  # three connections
+    finally:
+        await rig.fleet.stop()
+
+
+async def test_memoised_command_list_equals_pyasics_own() -> None:
+    rig = await _rig("whatsminer")
+    try:
+        fresh = type(rig.link.miner.rpc)(rig.emu.ip)
+        assert rig.link.miner.rpc.get_commands() == fresh.get_commands()
+        assert "summary" in rig.link.miner.rpc.commands
     finally:
         await rig.fleet.stop()
