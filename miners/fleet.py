@@ -124,7 +124,7 @@ class PyasicFleet:
         retries: int = 3,
         backoff_s: float = 0.5,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        max_concurrency: int = 256,
+        max_concurrency: int = 128,
         limit_tolerance_w: float = 5.0,
         spec_for: Callable[[str], MinerSpec | None] = _default_spec,
     ) -> None:
