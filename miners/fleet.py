@@ -297,8 +297,13 @@ class PyasicFleet:
         if member is None:
             return CommandResult(name, CommandKind.NONE, target_w, ok=False, attempts=0,
                                  error=f"unknown miner {name!r}")
-        async with self._gate:
-            result = await self._apply_one(member, target_w, force)
+        if member.last_error is not None:
+            # Unreachable at the last poll: retrying commands would hold the tick for nothing.
+            result = CommandResult(name, CommandKind.NONE, target_w, ok=False, attempts=0,
+                                   error=f"{member.label}: not reachable at the last poll: {member.last_error}")
+        else:
+            async with self._gate:
+                result = await self._apply_one(member, target_w, force)
         if result.ok:
             if result.kind is not CommandKind.NONE:
                 member.command_error = None

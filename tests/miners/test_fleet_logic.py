@@ -391,3 +391,17 @@ async def test_a_command_error_from_the_link_is_reported() -> None:
     finally:
         FakeLink.stop_mining = original  # type: ignore[method-assign]
     assert not result.ok and result.attempts == 2 and result.error.endswith("stop_mining: refused")
+
+
+async def test_a_miner_unreachable_at_the_last_poll_is_not_retried_by_apply() -> None:
+    miner = FakeMiner("10.0.0.1")
+    fleet, connector, _ = make_fleet(miner)
+    await fleet.poll()
+    del connector.at["10.0.0.1"]
+    miner.stalls = True
+    (reading,) = await fleet.poll()
+    assert not reading.available
+    tries = len(connector.connects)
+    (result,) = await fleet.apply({"m1": None})
+    assert not result.ok and result.attempts == 0 and "not reachable at the last poll" in result.error
+    assert len(connector.connects) == tries and fleet.sleeps == []  # type: ignore[attr-defined]
