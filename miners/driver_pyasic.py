@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -264,14 +265,22 @@ def _short(reply: Any) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
-async def _v2_write(what: str, call: Any) -> None:
+async def _v2_write(what: str, miner: BTMinerV2, send: Callable[[], Awaitable[Any]]) -> None:
     # pyasic: BTMinerV2.set_power_limit/stop_mining/resume_mining turn failures into False (or, for
     # a reply it cannot decrypt, an AttributeError) and drop the reason; call the RPC and read it.
     try:
-        reply = await call
+        try:
+            reply = await send()
+        except APIError as error:
+            if "check token err" not in str(error):
+                raise
+            # pyasic: the write token is cached for 30 min of wall time whatever the firmware says;
+            # once the firmware has dropped it (reboot, its own expiry) every write fails until then.
+            miner.rpc.token = None
+            reply = await send()
     except APIError as error:
         message = str(error)
-        if "invalid json" in message.lower() or "token" in message.lower():
+        if "invalid json" in message.lower():
             # pyasic builds valid JSON, so only a key mismatch makes it unreadable to the firmware.
             raise MinerAuthError(f"{what}: refused ({message}): wrong password") from error
         if "can't access write cmd" in message:
@@ -335,7 +344,7 @@ async def set_power_limit(miner: MinerProtocol, watts: int) -> None:
     if isinstance(miner, BTMinerV3):
         await _v3_write(what, miner.rpc.set_miner_power_limit(watts))
     elif isinstance(miner, BTMinerV2):
-        await _v2_write(what, miner.rpc.adjust_power_limit(watts))
+        await _v2_write(what, miner, lambda: miner.rpc.adjust_power_limit(watts))
     elif isinstance(miner, BOSer):
         # The same request BOSer.set_power_limit sends, with the reason kept on failure.
         reply = await _bos_write(
@@ -351,7 +360,7 @@ async def stop_mining(miner: MinerProtocol) -> None:
     if isinstance(miner, BTMinerV3):
         await _v3_write("stop_mining", miner.rpc.set_miner_service("stop"))
     elif isinstance(miner, BTMinerV2):
-        await _v2_write("stop_mining", miner.rpc.power_off(respbefore=True))
+        await _v2_write("stop_mining", miner, lambda: miner.rpc.power_off(respbefore=True))
     elif isinstance(miner, BOSer):
         await _bos_write("stop_mining", miner.web.pause_mining())
     elif not await miner.stop_mining():
@@ -362,7 +371,7 @@ async def resume_mining(miner: MinerProtocol) -> None:
     if isinstance(miner, BTMinerV3):
         await _v3_write("resume_mining", miner.rpc.set_miner_service("start"))
     elif isinstance(miner, BTMinerV2):
-        await _v2_write("resume_mining", miner.rpc.power_on())
+        await _v2_write("resume_mining", miner, miner.rpc.power_on)
     elif isinstance(miner, BOSer):
         await _bos_write("resume_mining", miner.web.resume_mining())
     elif not await miner.resume_mining():

@@ -305,3 +305,15 @@ async def test_memoised_command_list_equals_pyasics_own() -> None:
         assert "summary" in rig.link.miner.rpc.commands
     finally:
         await rig.fleet.stop()
+
+
+async def test_v2_token_dropped_by_the_firmware_is_fetched_again() -> None:
+    rig = await _rig("whatsminer")
+    try:
+        await rig.link.set_power_limit(5000)  # pyasic now caches the write token for 30 min of wall time
+        rig.clock.now_s += 31 * 60.0  # the firmware's token has expired
+        assert await rig.link.miner.set_power_limit(5100) is False  # the bug: refused until pyasic's 30 min
+        await rig.link.set_power_limit(5200)
+        assert rig.emu.readings().power_limit_w == 5200
+    finally:
+        await rig.fleet.stop()
