@@ -83,6 +83,7 @@ class Ledger:
         self._co2_gas_per_j = co2.gas_kg_per_kwh_pci / J_PER_KWH
         self._co2_grid_per_j = co2.grid_kg_per_kwh / J_PER_KWH
         self._open = _Accumulator(start_s)
+        self._handed_out = 0
 
     def add(self, now_s: float, electricity_eur_per_kwh: float, f: EnergyFlows) -> None:
         """Book one step that ended at `now_s`."""
@@ -134,6 +135,19 @@ class Ledger:
     def close(self, end_s: float) -> None:
         """Close the interval in progress (end of a run)."""
         self._close(end_s)
+
+    def pop_closed(self) -> list[LedgerRow]:
+        """Rows closed since the previous call (the service stores them once each)."""
+        new = self.rows[self._handed_out:]
+        self._handed_out = len(self.rows)
+        return new
+
+    def snapshot(self) -> dict[str, float]:
+        """The open interval's sums, to resume after a restart."""
+        return asdict(self._open)
+
+    def restore(self, snapshot: dict[str, float]) -> None:
+        self._open = _Accumulator(**snapshot)
 
     def totals(self) -> LedgerRow:
         total = LedgerRow()

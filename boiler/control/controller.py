@@ -7,19 +7,23 @@ needs between ticks (the allocator's view of each miner, the local day for chang
 from __future__ import annotations
 
 from boiler.config import PlantConfig
+from boiler.control.overrides import OverrideLayer, Overrides
 from boiler.control.plant_model import PlantModel
 from boiler.control.safety import SafetyLayer
-from boiler.control.strategies import make_strategy
+from boiler.control.strategies import Strategy, make_strategy
 from boiler.control.types import Commands, Decision, Observation
 from miners.allocation import FleetMember, allocate, commit, start_new_day
 
 
 class Controller:
-    def __init__(self, cfg: PlantConfig, model: PlantModel, strategy: str | None = None) -> None:
+    def __init__(self, cfg: PlantConfig, model: PlantModel, strategy: str | None = None,
+                 overrides: Overrides | None = None) -> None:
         self.cfg = cfg
         self.model = model
-        inner = make_strategy(strategy or cfg.control.strategy, cfg, model)
+        inner: Strategy = make_strategy(strategy or cfg.control.strategy, cfg, model)
         hyst = cfg.gas_boiler.hysteresis_k if cfg.gas_boiler else 2.0
+        if overrides is not None:  # operators' commands sit inside the safety layer, never outside it
+            inner = OverrideLayer(inner, overrides, cfg.control.setpoint_c, cfg.control.legionella_target_c + hyst)
         self.safety = SafetyLayer(inner, model, cfg.control, hyst)
         self.policy = cfg.control.allocation
         self.fleet = [
@@ -34,6 +38,17 @@ class Controller:
     @property
     def strategy_name(self) -> str:
         return self.safety.name
+
+    def budget_state(self) -> dict[str, list[float]]:
+        """Each miner's last change time and changes today, to keep the budget across restarts."""
+        return {m.name: [m.last_change_s, m.changes_today] for m in self.fleet}
+
+    def restore_budget(self, state: dict[str, list[float]], day_index: int) -> None:
+        for m in self.fleet:
+            if m.name in state:
+                m.last_change_s, changes = state[m.name]
+                m.changes_today = int(changes)
+        self._day = day_index
 
     def sync_fleet(self, obs: Observation) -> None:
         """Take the miners' reported state as the allocator's starting point."""
