@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from boiler.economics import Co2Factors, ElectricityTariff, FlatTariff, GasPrice, MiningEconomics
 from boiler.hygiene import HygieneRules
+from boiler.mqtt.config import MqttConfig
+from boiler.telemetry.config import TelemetryConfig
 from miners.allocation import AllocationPolicy
 from miners.catalogue import CATALOGUE
 from miners.config import MinerConfig
@@ -220,8 +222,30 @@ class ThermostatConfig(_Strict):
     gas_off_above_c: float = 62.0
 
 
+# -- predictive control and the perfect-foresight bound (task G; docs/control.md) ------------------
+class OptimumConfig(_Strict):
+    """`--strategy optimum`: the perfect-foresight LP, a yardstick for benchmarks."""
+
+    slot_s: float = Field(900.0, ge=60, le=86_400, description="LP time slot (finer = tighter bound, slower).")
+    time_limit_s: float | None = Field(None, gt=0, description="Give up solving after this long.")
+    co2_eur_per_kg: float = Field(0.0, ge=0, description="CO₂ price added to the LP's objective.")
+
+
+class MpcConfig(_Strict):
+    """`mpc`: receding-horizon LP on forecasts learned from the plant's own history."""
+
+    horizon_h: float = Field(36.0, ge=2, le=96, description="How far ahead each plan looks.")
+    slot_s: float = Field(3600.0, ge=300, le=7200, description="Plan resolution beyond the first slots.")
+    fine_slots: int = Field(4, ge=1, le=24, description="Leading slots of one replan period each.")
+    replan_s: float = Field(900.0, ge=60, le=7200, description="Re-solve this often; follow the plan between.")
+    time_limit_s: float = Field(2.0, gt=0, le=60, description="Solver time limit; past it, fall back to rule.")
+    draw_margin: float = Field(0.15, ge=0, le=2, description="Forecast draws are raised by this share.")
+    forecast_days: int = Field(28, ge=1, le=365, description="History the draw forecast keeps (days).")
+    co2_eur_per_kg: float = Field(0.0, ge=0, description="CO₂ price added to the plan's objective.")
+
+
 class ControlConfig(_Strict):
-    strategy: Literal["rule", "thermostat"] = "rule"
+    strategy: Literal["rule", "thermostat", "mpc"] = "rule"  # task G: mpc
     period_s: float = Field(
         300.0, ge=1, le=3600, description="Decision tick (the plant is slow; miners must not chatter)."
     )
@@ -234,6 +258,20 @@ class ControlConfig(_Strict):
     allocation: AllocationPolicy = Field(default_factory=AllocationPolicy)
     rule: RuleStrategyConfig = Field(default_factory=RuleStrategyConfig)
     thermostat: ThermostatConfig = Field(default_factory=ThermostatConfig)
+    mpc: MpcConfig = Field(default_factory=MpcConfig)  # task G
+    optimum: OptimumConfig = Field(default_factory=OptimumConfig)  # task G
+
+
+class ServiceConfig(_Strict):
+    """The plant service (`boiler run`, `boiler demo`)."""
+
+    state_path: Path = Field(Path("/var/lib/boiler/state.sqlite"), description="SQLite file: ledger and memory.")
+    tick_s: float = Field(10.0, ge=0.5, le=600, description="How often the service reads, decides and acts.")
+    miner_timeout_s: float = Field(5.0, gt=0, le=60, description="Longest wait for one miner in one call.")
+    ledger_interval_s: float = Field(3600.0, ge=60, le=86400, description="Length of one ledger row.")
+    on_exit: Literal["keep", "sleep", "safe"] = Field(
+        "keep", description="Miners on a clean stop: keep running, sleep, or go to control.safe_miner_power_w."
+    )
 
 
 class SimulationConfig(_Strict):
@@ -261,6 +299,9 @@ class PlantConfig(_Strict):
     hygiene: HygieneRules = Field(default_factory=HygieneRules)
     control: ControlConfig = Field(default_factory=ControlConfig)
     simulation: SimulationConfig = Field(default_factory=SimulationConfig)
+    service: ServiceConfig = Field(default_factory=ServiceConfig)
+    mqtt: MqttConfig | None = None
+    telemetry: TelemetryConfig | None = None
 
     @model_validator(mode="after")
     def _cross_check(self) -> PlantConfig:

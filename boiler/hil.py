@@ -10,7 +10,6 @@ same code path works on real miners.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -18,8 +17,7 @@ from boiler.config import PlantConfig
 from boiler.control.types import MinerReading
 from boiler.simulation import Simulation, SimulationResult
 from miners.config import MinerConfig
-from miners.driver import MinerDriver, MiningState
-from miners.driver import MinerReading as DriverReading
+from miners.driver import MinerDriver
 from miners.emulator import EmulatedMiner, EmulatorFleet
 
 log = logging.getLogger(__name__)
@@ -46,17 +44,10 @@ class _LivePhysics:
         return getattr(self._miner.model, name)
 
 
-def to_controller_reading(r: DriverReading) -> MinerReading:
-    """What the controller needs of a driver reading; a stale one counts as unavailable."""
-    asleep = r.state == MiningState.SLEEPING
-    return MinerReading(
-        name=r.name,
-        available=r.available and not r.stale,
-        state=str(r.state),
-        power_w=r.power_w or 0.0,
-        hashrate_ths=r.hashrate_ths or 0.0,
-        limit_w=None if asleep else r.power_limit_w,
-    )
+def live_physics(cfg: PlantConfig, fleet: EmulatorFleet) -> list[Any]:
+    """The plant's handles on the emulated miners' physics, in config order."""
+    by_name = {m.name: m for m in fleet.miners}
+    return [_LivePhysics(by_name[m.name]) for m in cfg.miners]
 
 
 def emulated_fleet(cfg: PlantConfig, first_ip: str, clock: VirtualClock) -> EmulatorFleet:
@@ -83,17 +74,15 @@ async def run_with_driver(
     seed: int = 1,
 ) -> SimulationResult:
     """Run the simulation with the miners reached through `driver`; the fleet must be started."""
-    by_name = {m.name: m for m in fleet.miners}
-    physics: Sequence[Any] = [_LivePhysics(by_name[m.name]) for m in cfg.miners]
     sim = Simulation(cfg, days, start, scenario=scenario, strategy=strategy, seed=seed,
-                     miners=list(physics))
+                     miners=live_physics(cfg, fleet))
     clock.now_s = sim.plant.now_s
     while not sim.done:
         clock.now_s = sim.plant.now_s
         if sim.control_due():
             fleet.set_coolant_inlet(sim.plant.coolant.inlet_c)
             await fleet.settle()
-            readings = tuple(to_controller_reading(r) for r in await driver.poll())
+            readings = tuple(MinerReading.from_driver(r) for r in await driver.poll())
             commands = sim.decide(sim.observe(readings))
             if commands.miner_limits_w:
                 for result in await driver.apply(commands.miner_limits_w):

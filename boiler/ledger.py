@@ -77,9 +77,9 @@ class Ledger:
                  interval_s: float = 3600.0) -> None:
         self.interval_s = interval_s
         self.rows: list[LedgerRow] = []
-        self._revenue_per_ths_s = economics.revenue_eur_per_th_s(1.0)
+        self.revenue_per_ths_s = economics.revenue_eur_per_th_s(1.0)
         self._btc_per_eur = economics.btc_per_eur()
-        self._gas_eur_per_j = gas.eur_per_kwh_pci() / J_PER_KWH
+        self.gas_eur_per_j = gas.eur_per_kwh_pci() / J_PER_KWH
         self._co2_gas_per_j = co2.gas_kg_per_kwh_pci / J_PER_KWH
         self._co2_grid_per_j = co2.grid_kg_per_kwh / J_PER_KWH
         self._open = _Accumulator(start_s)
@@ -108,7 +108,7 @@ class Ledger:
         a = self._open
         if end_s <= a.start_s:
             return
-        revenue = a.hash_ths_s * self._revenue_per_ths_s
+        revenue = a.hash_ths_s * self.revenue_per_ths_s
         self.rows.append(LedgerRow(
             start_s=a.start_s,
             end_s=end_s,
@@ -121,7 +121,7 @@ class Ledger:
             heat_from_gas_kwh=a.gas_heat_j / J_PER_KWH,
             heat_dumped_kwh=a.dumped_j / J_PER_KWH,
             gas_fuel_kwh=a.gas_fuel_j / J_PER_KWH,
-            gas_cost_eur=a.gas_fuel_j * self._gas_eur_per_j,
+            gas_cost_eur=a.gas_fuel_j * self.gas_eur_per_j,
             dhw_heat_kwh=a.dhw_heat_j / J_PER_KWH,
             dhw_demand_kwh=a.dhw_demand_j / J_PER_KWH,
             dhw_volume_l=a.dhw_volume_l,

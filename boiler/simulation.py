@@ -87,6 +87,23 @@ def draw_profile(cfg: PlantConfig, mains: MainsModel, seed: int) -> DrawProfile:
     return TappingCycleProfile(d.profile, scale=d.scale)
 
 
+def local_midnight_s(cfg: PlantConfig, day: date) -> float:
+    """Epoch seconds of the site's local midnight starting `day`."""
+    return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(cfg.site.timezone)).timestamp()
+
+
+def build_plant(cfg: PlantConfig, start: date, days: float, seed: int = 1,
+                miners: list[HydroMiner] | None = None) -> SimulatedPlant:
+    """The simulated plant from local midnight of `start`, with draws and mains for `days`."""
+    step_s = cfg.simulation.step_s
+    n_steps = max(1, round(days * S_PER_DAY / step_s))
+    mains = mains_model(cfg)
+    draws = draw_profile(cfg, mains, seed).steps(start, math.ceil(days), step_s)
+    cold = np.asarray(mains.temp_c(day_of_year(start, np.arange(n_steps) * step_s)), dtype=float)
+    return SimulatedPlant(cfg, draws, np.broadcast_to(cold, (n_steps,)).tolist(), local_midnight_s(cfg, start),
+                          miners=miners)
+
+
 class _LocalClock:
     """Site-local minute and weekday for epoch seconds, cached per hour (DST-safe)."""
 
@@ -145,13 +162,9 @@ class Simulation:
         self.n_steps = n_steps = round(days * S_PER_DAY / step_s)
         if n_steps < 1:
             raise ValueError("the simulation must last at least one step")
-        self.start_s = datetime(start.year, start.month, start.day, tzinfo=tz).timestamp()
+        self.start_s = local_midnight_s(cfg, start)
 
-        mains = mains_model(cfg)
-        draws = draw_profile(cfg, mains, seed).steps(start, math.ceil(days), step_s)
-        cold = np.asarray(mains.temp_c(day_of_year(start, np.arange(n_steps) * step_s)), dtype=float)
-        self.plant = SimulatedPlant(cfg, draws, np.broadcast_to(cold, (n_steps,)).tolist(), self.start_s,
-                                    miners=miners)
+        self.plant = build_plant(cfg, start, days, seed, miners)
         self.model = PlantModel.from_config(cfg, self.plant.exchanger.ua_w_per_k)
         self.controller = Controller(cfg, self.model, strategy)
         self.checker = HygieneChecker(cfg.hygiene, {t.name: t.role for t in cfg.tanks})

@@ -1,9 +1,9 @@
 """Safety and hygiene rules that wrap any strategy and may override it.
 
 In order of precedence:
-1. a sensor that stays missing or implausible for `sensor_fault_ticks` ticks → safe state: gas on
-   (its own aquastat keeps the water hot without our sensors), miners to the configured safe
-   power, charging off unless the safe power needs it;
+1. a sensor that stays missing or implausible, or a miner fleet that stays unreachable, for
+   `sensor_fault_ticks` ticks → safe state: gas on (its own aquastat keeps the water hot without
+   our sensors), miners to the configured safe power, charging off unless the safe power needs it;
 2. tank over-temperature anywhere → stop charging, miners asleep;
 3. coolant over-temperature at the miners' inlet → curtail the miners at once;
 4. legionella duty: when the hygiene rules need a daily raise before the next window, run a cycle
@@ -37,10 +37,12 @@ class SafetyLayer:
         return self.strategy.name
 
     def _faulty_sensors(self, obs: Observation) -> list[str]:
-        readings = dict(obs.sensors_c)
+        readings: dict[str, object] = dict(obs.sensors_c)
         readings["outlet"] = obs.outlet_c
         if self.m.fleet_max_w > 0:
             readings["coolant_in"] = obs.coolant_in_c
+            # A fleet we cannot reach at all cannot be trusted to be where we left it.
+            readings["miners"] = True if any(r.available for r in obs.miners) else None
         faulty = []
         for key, value in readings.items():
             if value is None:

@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from miners.driver import MinerReading as DriverReading
+from miners.driver import MiningState
+
 
 @dataclass(frozen=True, slots=True)
 class MinerReading:
@@ -19,6 +22,19 @@ class MinerReading:
     hashrate_ths: float
     #: Current power limit; None when the miner sleeps.
     limit_w: float | None
+
+    @staticmethod
+    def from_driver(r: DriverReading) -> MinerReading:
+        """What the controller needs of a fleet driver's reading; a stale one counts as unavailable."""
+        asleep = r.state == MiningState.SLEEPING
+        return MinerReading(
+            name=r.name,
+            available=r.available and not r.stale,
+            state=str(r.state),
+            power_w=r.power_w or 0.0,
+            hashrate_ths=r.hashrate_ths or 0.0,
+            limit_w=None if asleep else r.power_limit_w,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,7 +95,7 @@ def test_gas_finishes_above_setpoint_when_miners_cannot_reach_it() -> None:
     assert "gas_finish" in c.last_decision.reason
 
 
-@pytest.mark.parametrize("missing", ["store.bottom", "store.top", "outlet", "coolant_in"])
+@pytest.mark.parametrize("missing", ["store.bottom", "store.top", "outlet", "coolant_in", "miners"])
 def test_sensor_fault_reaches_safe_state_within_the_configured_ticks(missing: str) -> None:
     c = controller()
     period = CFG.control.period_s
@@ -107,6 +107,8 @@ def test_sensor_fault_reaches_safe_state_within_the_configured_ticks(missing: st
             o = replace(o, outlet_c=None)
         elif missing == "coolant_in":
             o = replace(o, coolant_in_c=None)
+        elif missing == "miners":
+            o = replace(o, miners=tuple(replace(r, available=False) for r in o.miners))
         else:
             o = replace(o, sensors_c={**o.sensors_c, missing: None})
         cmds = c.tick(o, 0)

@@ -1,0 +1,157 @@
+"""`boiler demo`, `boiler run`: the plant service from the command line.
+
+Exit codes: 0 ok, 1 the run found a failure (demo: hot water below the setpoint or hygiene
+broken; run: a fatal error), 2 bad input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+import tempfile
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from boiler import scenarios
+from boiler.config import ConfigError, PlantConfig, load_config
+from boiler.service.service import ServiceStatus
+
+_out = Console()
+_err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    _err.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def setup_logging(level: str = "INFO") -> None:
+    """key=value lines on stdout: journald keeps them as they are (no timestamps of our own)."""
+    import pyasic  # noqa: F401 - pyasic configures the root logger on import; configure after it
+
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("level=%(levelname)s logger=%(name)s %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+
+def status_view(s: ServiceStatus, scenario: str) -> Group:
+    when = datetime.fromtimestamp(s.now_s, UTC).astimezone().strftime("%a %d %b %H:%M") if s.ticks else "—"
+    head = Table.grid(padding=(0, 2))
+    head.add_row(f"[bold]{scenario}[/bold]", f"plant time {when}", f"tick {s.ticks}",
+                 "[red]SAFE STATE[/red]" if s.safe_state else "[green]normal[/green]",
+                 "hygiene ok" if s.compliant else "[red]hygiene rule broken[/red]")
+    temps = Table(title="Tank", show_header=True, header_style="bold")
+    temps.add_column("sensor")
+    temps.add_column("°C", justify="right")
+    r = s.reading
+    if r is not None:
+        for key, value in r.sensors_c.items():
+            temps.add_row(key, "—" if value is None else f"{value:.1f}")
+        temps.add_row("[bold]outlet[/bold]", "—" if r.outlet_c is None else f"{r.outlet_c:.1f}")
+        temps.add_row("loop return", "—" if r.loop_return_c is None else f"{r.loop_return_c:.1f}")
+        temps.add_row("coolant in", "—" if r.coolant_in_c is None else f"{r.coolant_in_c:.1f}")
+    miners = Table(title="Miners (through pyasic)", show_header=True, header_style="bold")
+    for col in ("miner", "state", "W", "limit W", "TH/s"):
+        miners.add_column(col, justify="right" if col != "miner" else "left")
+    for m in s.miners:
+        miners.add_row(m.name, m.state if m.available else "[red]unreachable[/red]", f"{m.power_w:.0f}",
+                       "asleep" if m.limit_w is None else f"{m.limit_w:.0f}", f"{m.hashrate_ths:.0f}")
+    gas = "—"
+    if s.commands is not None:
+        firing = r is not None and r.gas_firing
+        gas = f"{'enabled' if s.commands.gas_enable else 'off'}, setpoint {s.commands.gas_setpoint_c:.1f} °C" + (
+            ", [bold]firing[/bold]" if firing else "")
+    t = s.totals
+    money = Table(title="Ledger (closed hours)", show_header=False)
+    money.add_column("")
+    money.add_column("", justify="right")
+    money.add_row("heat from miners", f"{t.heat_from_miners_kwh:,.1f} kWh")
+    money.add_row("heat from gas", f"{t.heat_from_gas_kwh:,.1f} kWh")
+    money.add_row("hot water drawn", f"{t.dhw_volume_l:,.0f} L")
+    money.add_row("mining revenue", f"{t.mining_revenue_eur:,.2f} EUR")
+    money.add_row("electricity", f"{t.electricity_cost_eur:,.2f} EUR")
+    money.add_row("gas", f"{t.gas_cost_eur:,.2f} EUR")
+    grid = Table.grid(padding=(0, 2))
+    grid.add_row(temps, miners, money)
+    reasons = Table(title="Last decisions", show_header=False)
+    reasons.add_column("time")
+    reasons.add_column("reason")
+    for at, why in list(s.reasons)[-6:]:
+        reasons.add_row(datetime.fromtimestamp(at, UTC).astimezone().strftime("%d %H:%M"), why)
+    return Group(head, grid, f"gas boiler: {gas}", reasons)
+
+
+def demo(
+    scenario: Annotated[str, typer.Option("--scenario", "-s", help="Built-in scenario.")] = "residence-48",
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Plant config instead of a scenario.")] = None,
+    speed: Annotated[float, typer.Option("--speed", help="Plant time runs this many times faster.", min=0.1)] = 60.0,
+    duration: Annotated[float | None, typer.Option("--duration", help="Stop after this much plant time (s).",
+                                                   min=1)] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the summary (simulate's keys).")] = None,
+    start: Annotated[str, typer.Option("--start", help="First day, YYYY-MM-DD.")] = "2026-01-05",
+    tick: Annotated[float, typer.Option("--tick", help="Service tick in plant seconds.", min=1)] = 60.0,
+    first_ip: Annotated[str, typer.Option("--first-ip", help="First loopback address of the miners.")] = "127.0.1.1",
+    state: Annotated[Path | None, typer.Option("--state", help="SQLite file (default: a new temporary one).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live view; log lines instead.")] = False,
+) -> None:
+    """Run the real service against emulated miners (through pyasic) and the simulated plant."""
+    from boiler.service.demo import DemoOptions
+
+    name, cfg = scenario, None
+    try:
+        if config is not None:
+            name, cfg = config.stem, load_config(config)
+        else:
+            cfg = scenarios.load(scenario)
+        first_day = date.fromisoformat(start)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
+    except ValueError as exc:
+        raise _fail(f"--start {start!r} is not a date in YYYY-MM-DD form") from exc
+    state_path = state or Path(tempfile.mkdtemp(prefix="boiler-demo-")) / "state.sqlite"
+    opts = DemoOptions(speed=speed, duration_s=duration, start=first_day, first_ip=first_ip, state_path=state_path,
+                       tick_s=tick)
+    if quiet:
+        setup_logging()
+    else:
+        setup_logging("WARNING")
+    summary = asyncio.run(_demo_main(cfg, opts, name, live=not quiet))
+    if json_path is not None:
+        json_path.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+    from boiler.cli.simulate import summary_table
+
+    _out.print(summary_table({**summary, "start": start}))
+    _out.print(f"ledger and state kept in {state_path}")
+    if summary["dhw_volume_below_setpoint_l"] > 0 or not summary["legionella_compliant"]:
+        raise typer.Exit(1)
+
+
+async def _demo_main(cfg: PlantConfig, opts: object, name: str, live: bool) -> dict:
+    from boiler.service.demo import run_demo
+
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    if not live:
+        return await run_demo(cfg, opts, name, stop=stop)  # type: ignore[arg-type]
+    with Live(console=_out, refresh_per_second=4, transient=False) as view:
+        return await run_demo(cfg, opts, name, stop=stop,  # type: ignore[arg-type]
+                              on_status=lambda s: view.update(status_view(s, name)))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)

@@ -1,0 +1,159 @@
+"""`boiler demo`: the real service, end to end, on one machine with nothing else installed.
+
+Emulated miners listen on loopback and are reached through unmodified pyasic; the simulated
+plant stands in for the tank, its sensors and actuators (in process, or over MQTT when the
+config has a broker); the ledger and the controller's memory go to a local SQLite file;
+telemetry goes to InfluxDB when configured. Time is virtual and runs `speed` times faster
+than real time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from boiler.config import PlantConfig
+from boiler.hil import emulated_fleet, live_physics
+from boiler.service.clock import PacedClock
+from boiler.service.plant_io import PlantReading, SimulatedPlantIO
+from boiler.service.service import PlantService, ServiceStatus
+from boiler.simulation import SUMMARY_KEYS, build_plant, local_midnight_s
+from boiler.store import PlantStore
+from miners.fleet import PyasicFleet
+from tank.water import J_PER_KWH, S_PER_DAY
+
+
+@dataclass
+class DemoOptions:
+    speed: float = 60.0
+    duration_s: float | None = None
+    start: date = date(2026, 1, 5)
+    first_ip: str = "127.0.1.1"
+    state_path: Path = Path("boiler-demo.sqlite")
+    tick_s: float = 60.0
+    seed: int = 1
+    horizon_days: float = 366.0
+
+
+async def run_demo(cfg: PlantConfig, opts: DemoOptions, scenario: str,
+                   on_status: Callable[[ServiceStatus], None] | None = None,
+                   stop: asyncio.Event | None = None) -> dict[str, Any]:
+    """Run until `duration_s` of plant time has passed (or `stop` is set); return the summary."""
+    wall0 = time.perf_counter()
+    cfg = cfg.model_copy(deep=True)
+    cfg.service.tick_s = opts.tick_s
+    cfg.service.state_path = opts.state_path
+    days = opts.horizon_days if opts.duration_s is None else opts.duration_s / S_PER_DAY + 1.0
+    clock = PacedClock(local_midnight_s(cfg, opts.start), opts.speed)
+    fleet = emulated_fleet(cfg, opts.first_ip, clock)
+    plant = build_plant(cfg, opts.start, days, opts.seed, live_physics(cfg, fleet))
+    e0 = plant.energy_j()
+    min_outlet = min_loop_return = math.inf
+
+    def coolant_to_firmware(reading: PlantReading) -> None:
+        nonlocal min_outlet, min_loop_return
+        fleet.set_coolant_inlet(plant.coolant.inlet_c)
+        min_outlet = min(min_outlet, reading.flows.outlet_c)
+        if reading.loop_return_c is not None:
+            min_loop_return = min(min_loop_return, reading.loop_return_c)
+
+    io = SimulatedPlantIO(plant, on_read=coolant_to_firmware)
+    stop = stop or asyncio.Event()
+    async with fleet, _optional_mqtt(cfg, clock) as mqtt, _optional_telemetry(cfg) as telemetry:
+        driver = PyasicFleet(_driver_configs(cfg, fleet), timeout_s=cfg.service.miner_timeout_s, clock=clock)
+        with PlantStore(opts.state_path) as store:
+            service = PlantService(cfg, io, driver, store, clock, exchanger_ua_w_per_k=plant.exchanger.ua_w_per_k,
+                                   telemetry=telemetry, mqtt=mqtt, on_status=on_status)
+            await service.run(stop, duration_s=opts.duration_s)
+            service.ledger.close(service.clock.now_s())
+            rows = store.ledger_rows() + service.ledger.pop_closed()
+    totals = _sum(rows)
+    stored_kwh = (plant.energy_j() - e0) / J_PER_KWH
+    hygiene = service.checker.summary()
+    summary: dict[str, Any] = {
+        "scenario": scenario,
+        "strategy": service.controller.strategy_name,
+        "days": (clock.now_s() - local_midnight_s(cfg, opts.start)) / S_PER_DAY,
+        "dhw_volume_l": totals["dhw_volume_l"],
+        "dhw_heat_kwh": totals["dhw_heat_kwh"],
+        "dhw_volume_below_setpoint_l": totals["dhw_volume_below_setpoint_l"],
+        "min_outlet_temp_c": min_outlet,
+        "heat_from_miners_kwh": totals["heat_from_miners_kwh"],
+        "heat_from_gas_kwh": totals["heat_from_gas_kwh"],
+        "heat_dumped_kwh": totals["heat_dumped_kwh"],
+        "electricity_kwh": totals["electricity_kwh"],
+        "gas_fuel_kwh": totals["gas_fuel_kwh"],
+        "tank_losses_kwh": totals["tank_losses_kwh"],
+        "loop_losses_kwh": totals["loop_losses_kwh"],
+        "stored_energy_change_kwh": stored_kwh,
+        "energy_balance_error_kwh": totals["heat_from_miners_kwh"] + totals["heat_from_gas_kwh"]
+        - totals["dhw_heat_kwh"] - totals["tank_losses_kwh"] - totals["loop_losses_kwh"] - stored_kwh,
+        "mining_revenue_eur": totals["mining_revenue_eur"],
+        "electricity_cost_eur": totals["electricity_cost_eur"],
+        "gas_cost_eur": totals["gas_cost_eur"],
+        "net_cost_eur": totals["electricity_cost_eur"] + totals["gas_cost_eur"] - totals["mining_revenue_eur"],
+        "btc_mined": totals["btc_mined"],
+        "co2_kg": totals["co2_kg"],
+        "power_limit_changes": service.controller.limit_changes,
+        "gas_starts": plant.gas_starts(),
+        "legionella_compliant": hygiene.compliant,
+        "hygiene_preset": hygiene.preset,
+        "hygiene_violations": hygiene.violations,
+        "legionella_cycles_passed": hygiene.cycles_passed,
+        "min_loop_return_c": min_loop_return if math.isfinite(min_loop_return) else None,
+        "miner_heat_share": _share(totals["heat_from_miners_kwh"], totals["heat_from_gas_kwh"]),
+        "wall_seconds": time.perf_counter() - wall0,
+        "speed": opts.speed,
+        "ticks": service.status.ticks,
+        "ledger_rows": len(rows),
+        "state_path": str(opts.state_path),
+    }
+    assert set(SUMMARY_KEYS) <= set(summary)
+    return summary
+
+
+def _share(a: float, b: float) -> float:
+    return a / (a + b) if a + b > 0 else 0.0
+
+
+def _sum(rows: list[Any]) -> dict[str, float]:
+    keys = ("dhw_volume_l", "dhw_heat_kwh", "dhw_volume_below_setpoint_l", "heat_from_miners_kwh",
+            "heat_from_gas_kwh", "heat_dumped_kwh", "electricity_kwh", "gas_fuel_kwh", "tank_losses_kwh",
+            "loop_losses_kwh", "mining_revenue_eur", "electricity_cost_eur", "gas_cost_eur", "btc_mined", "co2_kg")
+    return {k: sum(getattr(r, k) for r in rows) for k in keys}
+
+
+def _driver_configs(cfg: PlantConfig, fleet: Any) -> list[Any]:
+    from boiler.hil import driver_configs
+
+    return driver_configs(cfg, fleet)
+
+
+class _Nothing:
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+def _optional_mqtt(cfg: PlantConfig, clock: PacedClock) -> Any:
+    if cfg.mqtt is None:
+        return _Nothing()
+    from boiler.mqtt import PlantMqtt
+
+    return PlantMqtt(cfg.mqtt, clock=clock)
+
+
+def _optional_telemetry(cfg: PlantConfig) -> Any:
+    if cfg.telemetry is None:
+        return _Nothing()
+    from boiler.telemetry import Telemetry
+
+    return Telemetry(cfg.telemetry)
