@@ -26,10 +26,11 @@ class WallClock:
 
 
 class PacedClock:
-    """Virtual time that advances only by `sleep_until`, pacing it `speed` times faster than real.
+    """Virtual time that advances only by `sleep_until`, paced `speed` times faster than real time.
 
-    The timeline is deterministic: work done between sleeps takes no virtual time, and a tick whose
-    work overruns its real-time budget simply starts the next one late in real time.
+    The timeline is deterministic: work done between sleeps takes no virtual time. Virtual instant t
+    falls due at a fixed real instant, so several tasks sleeping until the same t wake together;
+    when the work overruns, the schedule slips (it never tries to catch up in a burst).
     """
 
     def __init__(self, start_s: float, speed: float) -> None:
@@ -37,7 +38,8 @@ class PacedClock:
             raise ValueError("speed must be positive")
         self._now = start_s
         self.speed = speed
-        self._real_deadline = time.monotonic()
+        self._origin_virtual = start_s
+        self._origin_real = time.monotonic()
 
     def now_s(self) -> float:
         return self._now
@@ -46,14 +48,14 @@ class PacedClock:
         return self._now
 
     async def sleep_until(self, t_s: float) -> None:
-        if t_s <= self._now:
-            await asyncio.sleep(0)
-            return
-        self._real_deadline += (t_s - self._now) / self.speed
-        delay = self._real_deadline - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        if t_s > self._now:
+            due = self._origin_real + (t_s - self._origin_virtual) / self.speed
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            else:  # behind schedule: this instant becomes the new origin
+                self._origin_virtual, self._origin_real = t_s, time.monotonic()
+                await asyncio.sleep(0)
+            self._now = max(self._now, t_s)
         else:
-            self._real_deadline = time.monotonic()  # behind: do not try to catch up in a burst
             await asyncio.sleep(0)
-        self._now = t_s

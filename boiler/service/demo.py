@@ -21,6 +21,7 @@ from typing import Any
 from boiler.config import PlantConfig
 from boiler.hil import emulated_fleet, live_physics
 from boiler.service.clock import PacedClock
+from boiler.service.mqtt_io import MqttPlantIO, SimulatedDevices, device_mqtt_config
 from boiler.service.plant_io import PlantReading, SimulatedPlantIO
 from boiler.service.service import PlantService, ServiceStatus
 from boiler.simulation import SUMMARY_KEYS, build_plant, local_midnight_s
@@ -63,16 +64,38 @@ async def run_demo(cfg: PlantConfig, opts: DemoOptions, scenario: str,
         if reading.loop_return_c is not None:
             min_loop_return = min(min_loop_return, reading.loop_return_c)
 
-    io = SimulatedPlantIO(plant, on_read=coolant_to_firmware)
     stop = stop or asyncio.Event()
+    devices: SimulatedDevices | None = None
+    if cfg.mqtt is not None:
+        # The plant talks MQTT: simulated field devices publish its sensors and obey its actuators.
+        if not cfg.mqtt.sensors and not cfg.mqtt.actuators:
+            cfg.mqtt = device_mqtt_config(cfg, cfg.mqtt)
+        devices = SimulatedDevices(plant, cfg.mqtt, cfg)
     async with fleet, _optional_mqtt(cfg, clock) as mqtt, _optional_telemetry(cfg) as telemetry:
+        if devices is not None and mqtt is not None:
+            io: Any = MqttPlantIO(cfg, mqtt)
+            await mqtt.wait_connected(10.0)
+        else:
+            io = SimulatedPlantIO(plant, on_read=coolant_to_firmware)
         driver = PyasicFleet(_driver_configs(cfg, fleet), timeout_s=cfg.service.miner_timeout_s, clock=clock)
         with PlantStore(opts.state_path) as store:
             service = PlantService(cfg, io, driver, store, clock, exchanger_ua_w_per_k=plant.exchanger.ua_w_per_k,
                                    telemetry=telemetry, mqtt=mqtt, on_status=on_status)
-            await service.run(stop, duration_s=opts.duration_s)
+            device_task = None
+            if devices is not None:
+                devices_stop = asyncio.Event()
+                device_task = asyncio.create_task(_run_devices(devices, clock, opts.tick_s, devices_stop, fleet))
+                await devices.ready.wait()
+            try:
+                await service.run(stop, duration_s=opts.duration_s)
+            finally:
+                if device_task is not None:
+                    devices_stop.set()
+                    device_task.cancel()
             service.ledger.close(service.clock.now_s())
             rows = store.ledger_rows() + service.ledger.pop_closed()
+    if devices is not None:
+        min_outlet = devices.min_outlet_c
     totals = _sum(rows)
     stored_kwh = (plant.energy_j() - e0) / J_PER_KWH
     hygiene = service.checker.summary()
@@ -116,6 +139,12 @@ async def run_demo(cfg: PlantConfig, opts: DemoOptions, scenario: str,
     }
     assert set(SUMMARY_KEYS) <= set(summary)
     return summary
+
+
+async def _run_devices(devices: SimulatedDevices, clock: PacedClock, tick_s: float, stop: asyncio.Event,
+                       fleet: Any) -> None:
+    devices.on_advance = lambda: fleet.set_coolant_inlet(devices.plant.coolant.inlet_c)
+    await devices.run(clock, tick_s, stop)
 
 
 def _share(a: float, b: float) -> float:

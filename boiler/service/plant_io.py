@@ -32,6 +32,10 @@ class PlantReading:
     #: Coldest known temperature of each store (for the whole-volume hygiene rules).
     store_min_c: dict[str, float]
     flows: EnergyFlows = field(default_factory=EnergyFlows)
+    #: Whether `flows` already holds the miners' electricity and hashrate-seconds; if not, the
+    #: service books them from the miners' own readings (pyasic wattage and hashrate).
+    electricity_metered: bool = True
+    hashrate_metered: bool = True
 
 
 class PlantIO(Protocol):

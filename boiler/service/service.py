@@ -143,8 +143,13 @@ class PlantService:
                     log.warning("miner_command_failed miner=%s kind=%s error=%s", result.name, result.kind,
                                 result.error)
 
-        # Book what happened since the last tick.
-        self.ledger.add(now, price, reading.flows)
+        # Book what happened since the last tick; what the plant does not meter comes from the miners.
+        flows = reading.flows
+        if not reading.electricity_metered:
+            flows.electricity_j = dt * sum(m.power_w for m in self.status.miners if m.available)
+        if not reading.hashrate_metered:
+            flows.hash_ths_s = dt * sum(m.hashrate_ths for m in self.status.miners if m.available)
+        self.ledger.add(now, price, flows)
         outlet = reading.outlet_c if reading.outlet_c is not None else math.nan
         loop_ret = reading.loop_return_c if reading.loop_return_c is not None else outlet
         if dt > 0:

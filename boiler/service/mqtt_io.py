@@ -1,0 +1,230 @@
+"""The plant over MQTT: sensors and meters in, actuator orders out.
+
+Binding is by name (documented in docs/service.md):
+* tank sensors: MQTT sensor `<tank>_<sensor>` (e.g. `store_top`) is the controller's "store.top";
+* `outlet`, `loop_return`, `coolant_in`, `coolant_out`, `cold_water` (°C), `gas_firing` (0/1);
+* cumulative meters: `miner_heat_kwh` (heat meter on the charging circuit), `gas_kwh` (fuel, PCI),
+  `dhw_volume_l` (hot water drawn), `electricity_kwh` (the miners' supply);
+* actuators: `charging_pump`, `gas_enable`, `gas_setpoint`, `dry_cooler`, `destratify_pump`.
+Anything not configured is simply absent: a missing tank sensor reads as None (the safety layer
+decides what that means), a missing meter books nothing.
+
+`SimulatedDevices` is the other side, for the demo and the tests: it runs the simulated plant,
+publishes its sensors and meters on those topics as field devices would, and obeys the actuator
+topics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Callable
+from typing import Any
+
+from boiler.config import PlantConfig
+from boiler.control.types import Commands
+from boiler.ledger import EnergyFlows
+from boiler.mqtt.config import ActuatorConfig, MqttConfig, SensorConfig
+from boiler.plant.simulated import SimulatedPlant
+from boiler.service.plant_io import PlantReading, add_flows
+from tank.water import HEAT_CAPACITY_J_PER_L_K, J_PER_KWH
+
+log = logging.getLogger(__name__)
+
+POINT_SENSORS = ("outlet", "loop_return", "coolant_in", "coolant_out", "cold_water")
+METERS = ("miner_heat_kwh", "gas_kwh", "dhw_volume_l", "electricity_kwh")
+ACTUATORS = {"charging_pump": "on_off", "gas_enable": "gas_enable", "gas_setpoint": "gas_setpoint",
+             "dry_cooler": "dry_cooler", "destratify_pump": "on_off"}
+
+
+def tank_sensor_name(tank: str, sensor: str) -> str:
+    return f"{tank}_{sensor}".replace(".", "_")
+
+
+class MqttPlantIO:
+    """`PlantIO` over a `PlantMqtt` link."""
+
+    def __init__(self, cfg: PlantConfig, link: Any) -> None:
+        self.cfg = cfg
+        self.link = link
+        self._tank_keys = {f"{t.name}.{s.name}": tank_sensor_name(t.name, s.name) for t in cfg.tanks
+                           for s in t.sensors}
+        configured = {s.name for s in (cfg.mqtt.sensors if cfg.mqtt else [])}
+        self._actuators = {a.name for a in (cfg.mqtt.actuators if cfg.mqtt else [])}
+        self._configured = configured
+        self._last_meter: dict[str, float] = {}
+        self._efficiency = cfg.gas_boiler.efficiency_pci if cfg.gas_boiler else 0.92
+
+    def _value(self, name: str, now_s: float) -> float | None:
+        if name not in self._configured:
+            return None
+        return self.link.board.value(name, now_s)
+
+    def _meter_delta(self, name: str, now_s: float) -> float:
+        value = self._value(name, now_s)
+        if value is None:
+            return 0.0
+        last = self._last_meter.get(name)
+        self._last_meter[name] = value
+        if last is None or value < last:  # first reading, or the meter was reset: nothing to book
+            return 0.0
+        return value - last
+
+    async def read(self, now_s: float) -> PlantReading:
+        sensors = {key: self._value(name, now_s) for key, name in self._tank_keys.items()}
+        points = {name: self._value(name, now_s) for name in POINT_SENSORS}
+        outlet, cold = points["outlet"], points["cold_water"]
+        flows = EnergyFlows()
+        flows.miner_heat_j = self._meter_delta("miner_heat_kwh", now_s) * J_PER_KWH
+        fuel_kwh = self._meter_delta("gas_kwh", now_s)
+        flows.gas_fuel_j = fuel_kwh * J_PER_KWH
+        flows.gas_heat_j = fuel_kwh * self._efficiency * J_PER_KWH
+        flows.electricity_j = self._meter_delta("electricity_kwh", now_s) * J_PER_KWH
+        volume = self._meter_delta("dhw_volume_l", now_s)
+        flows.dhw_volume_l = volume
+        if outlet is not None:
+            flows.outlet_c = outlet
+            if cold is not None:
+                flows.dhw_heat_j = volume * HEAT_CAPACITY_J_PER_L_K * max(outlet - cold, 0.0)
+            if outlet < self.cfg.control.setpoint_c:
+                flows.dhw_volume_below_l = volume
+        store_min = {}
+        for t in self.cfg.tanks:
+            temps = [sensors[f"{t.name}.{s.name}"] for s in t.sensors]
+            known = [v for v in temps if v is not None]
+            if known:
+                store_min[t.name] = min(known)
+        firing = self._value("gas_firing", now_s)
+        return PlantReading(
+            at_s=now_s, sensors_c=sensors, outlet_c=outlet, loop_return_c=points["loop_return"],
+            coolant_in_c=points["coolant_in"], coolant_out_c=points["coolant_out"], cold_water_c=cold,
+            gas_firing=bool(firing), store_min_c=store_min, flows=flows,
+            electricity_metered="electricity_kwh" in self._configured, hashrate_metered=False,
+        )
+
+    async def act(self, commands: Commands) -> None:
+        wanted: dict[str, bool | float] = {
+            "charging_pump": commands.charge_pump,
+            "gas_enable": commands.gas_enable,
+            "gas_setpoint": commands.gas_setpoint_c,
+            "dry_cooler": commands.dry_cooler,
+            "destratify_pump": commands.destratify,
+        }
+        for name, value in wanted.items():
+            if name in self._actuators:
+                self.link.set_actuator(name, value)
+
+
+def device_mqtt_config(cfg: PlantConfig, base: MqttConfig) -> MqttConfig:
+    """`base` (broker, prefix, site) with one sensor per plant measurement and one actuator per
+    plant output on `devices/<site>/…` topics: what `SimulatedDevices` publishes and obeys."""
+    site = base.site
+    sensors = [SensorConfig(name=tank_sensor_name(t.name, s.name), topic=f"devices/{site}/{t.name}/{s.name}",
+                            unit="°C", plausible=(-5.0, 110.0), stale_after_s=3 * cfg.service.tick_s)
+               for t in cfg.tanks for s in t.sensors]
+    sensors += [SensorConfig(name=n, topic=f"devices/{site}/{n}", unit="°C", plausible=(-5.0, 110.0),
+                             stale_after_s=3 * cfg.service.tick_s) for n in POINT_SENSORS]
+    sensors += [SensorConfig(name=n, topic=f"devices/{site}/meter/{n}", unit="kWh" if n.endswith("kwh") else "L",
+                             stale_after_s=3 * cfg.service.tick_s) for n in METERS]
+    actuators = [ActuatorConfig(name=n, kind=kind, topic=f"devices/{site}/set/{n}") for n, kind in ACTUATORS.items()]
+    return base.model_copy(update={"sensors": sensors, "actuators": actuators})
+
+
+class SimulatedDevices:
+    """The simulated plant acting as the field devices of an MQTT plant."""
+
+    def __init__(self, plant: SimulatedPlant, mqtt: MqttConfig, cfg: PlantConfig) -> None:
+        self.plant = plant
+        self.mqtt = mqtt
+        self.cfg = cfg
+        self._meters = dict.fromkeys(METERS, 0.0)
+        self._flows = EnergyFlows()
+        self._actuators = {a.topic: a for a in mqtt.actuators}
+        self._commands: dict[str, Any] = {}
+        self._client: Any = None
+        self.min_outlet_c = math.inf
+        #: Set once connected and subscribed, with the first values published.
+        self.ready = asyncio.Event()
+        #: Called after each advance (the demo hands the coolant temperature to the emulated firmware).
+        self.on_advance: Callable[[], None] | None = None
+
+    async def run(self, clock: Any, tick_s: float, stop: asyncio.Event) -> None:
+        """Advance the plant with the clock and publish every `tick_s`; obey actuator topics."""
+        import aiomqtt
+
+        from boiler.mqtt.actuators import decode
+
+        b = self.mqtt.broker
+        password = b.resolved_password(None)
+        async with aiomqtt.Client(b.host, b.port, username=b.username, password=password,
+                                  identifier=f"devices-{self.mqtt.site}") as client:
+            self._client = client
+            for topic in self._actuators:
+                await client.subscribe(topic, qos=1)
+            listener = asyncio.create_task(self._listen(client, decode))
+            try:
+                await self.publish()
+                self.ready.set()
+                while not stop.is_set():
+                    await clock.sleep_until(clock.now_s() + tick_s)
+                    self.advance(clock.now_s())
+                    if self.on_advance is not None:
+                        self.on_advance()
+                    await self.publish()
+            finally:
+                listener.cancel()
+
+    async def _listen(self, client: Any, decode: Any) -> None:
+        async for message in client.messages:
+            config = self._actuators.get(str(message.topic))
+            if config is None:
+                continue
+            try:
+                self._commands[config.name] = decode(config, message.payload)
+            except ValueError as exc:
+                log.warning("device_bad_command topic=%s error=%s", message.topic, exc)
+                continue
+            self._obey()
+
+    def _obey(self) -> None:
+        c = self._commands
+        current = self.plant.commands
+        self.plant.apply(Commands(
+            miner_limits_w={}, charge_pump=bool(c.get("charging_pump", current.charge_pump)),
+            gas_enable=bool(c.get("gas_enable", current.gas_enable)),
+            gas_setpoint_c=float(c.get("gas_setpoint", current.gas_setpoint_c)),
+            destratify=bool(c.get("destratify_pump", current.destratify)),
+            dry_cooler=bool(c.get("dry_cooler", current.dry_cooler)), reason="devices"), miners=False)
+
+    def advance(self, now_s: float) -> None:
+        plant = self.plant
+        while plant.now_s + plant.step_s <= now_s + 1e-6:
+            step = plant.step()
+            add_flows(self._flows, step)
+            self.min_outlet_c = min(self.min_outlet_c, step.outlet_c)
+        f = self._flows
+        self._meters = {"miner_heat_kwh": f.miner_heat_j / J_PER_KWH, "gas_kwh": f.gas_fuel_j / J_PER_KWH,
+                        "dhw_volume_l": f.dhw_volume_l, "electricity_kwh": f.electricity_j / J_PER_KWH}
+
+    async def publish(self) -> None:
+        plant, client, site = self.plant, self._client, self.mqtt.site
+        values = {f"devices/{site}/{t}": v for t, v in _tank_topics(plant).items()}
+        values[f"devices/{site}/outlet"] = plant.outlet_c
+        values[f"devices/{site}/loop_return"] = plant.loop_return_c
+        values[f"devices/{site}/coolant_in"] = plant.coolant.inlet_c
+        values[f"devices/{site}/coolant_out"] = plant.coolant_out_c
+        values[f"devices/{site}/cold_water"] = plant.cold_water_c
+        for name, value in self._meters.items():
+            values[f"devices/{site}/meter/{name}"] = value
+        for topic, value in values.items():
+            if value is not None and math.isfinite(value):
+                await client.publish(topic, f"{value:.6f}", qos=1)
+
+    @property
+    def flows(self) -> EnergyFlows:
+        return self._flows
+
+
+def _tank_topics(plant: SimulatedPlant) -> dict[str, float]:
+    return {key.replace(".", "/"): value for key, value in plant.sensor_values().items()}
