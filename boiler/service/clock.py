@@ -30,7 +30,7 @@ class PacedClock:
 
     The timeline is deterministic: work done between sleeps takes no virtual time. Virtual instant t
     falls due at a fixed real instant, so several tasks sleeping until the same t wake together;
-    when the work overruns, the schedule slips (it never tries to catch up in a burst).
+    when the work overruns, the clock runs behind and catches up as fast as the work allows.
     """
 
     def __init__(self, start_s: float, speed: float) -> None:
@@ -51,11 +51,7 @@ class PacedClock:
         if t_s > self._now:
             due = self._origin_real + (t_s - self._origin_virtual) / self.speed
             delay = due - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            else:  # behind schedule: this instant becomes the new origin
-                self._origin_virtual, self._origin_real = t_s, time.monotonic()
-                await asyncio.sleep(0)
+            await asyncio.sleep(max(delay, 0.0))
             self._now = max(self._now, t_s)
         else:
             await asyncio.sleep(0)

@@ -73,30 +73,30 @@ async def run_demo(cfg: PlantConfig, opts: DemoOptions, scenario: str,
         devices = SimulatedDevices(plant, cfg.mqtt, cfg)
     async with fleet, _optional_mqtt(cfg, clock) as mqtt, _optional_telemetry(cfg) as telemetry:
         if devices is not None and mqtt is not None:
-            io: Any = MqttPlantIO(cfg, mqtt)
+            await devices.start()
+            devices.on_advance = lambda: fleet.set_coolant_inlet(plant.coolant.inlet_c)
+            io: Any = MqttPlantIO(cfg, mqtt, pre_read=lambda now: devices.sync(now, mqtt))
             await mqtt.wait_connected(10.0)
         else:
             io = SimulatedPlantIO(plant, on_read=coolant_to_firmware)
         driver = PyasicFleet(_driver_configs(cfg, fleet), timeout_s=cfg.service.miner_timeout_s, clock=clock)
-        with PlantStore(opts.state_path) as store:
-            service = PlantService(cfg, io, driver, store, clock, exchanger_ua_w_per_k=plant.exchanger.ua_w_per_k,
-                                   telemetry=telemetry, mqtt=mqtt, on_status=on_status)
-            device_task = None
-            if devices is not None:
-                devices_stop = asyncio.Event()
-                device_task = asyncio.create_task(_run_devices(devices, clock, opts.tick_s, devices_stop, fleet))
-                await devices.ready.wait()
-            try:
+        try:
+            with PlantStore(opts.state_path) as store:
+                service = PlantService(cfg, io, driver, store, clock,
+                                       exchanger_ua_w_per_k=plant.exchanger.ua_w_per_k,
+                                       telemetry=telemetry, mqtt=mqtt, on_status=on_status)
                 await service.run(stop, duration_s=opts.duration_s)
-            finally:
-                if device_task is not None:
-                    devices_stop.set()
-                    device_task.cancel()
-            service.ledger.close(service.clock.now_s())
-            rows = store.ledger_rows() + service.ledger.pop_closed()
-    if devices is not None:
-        min_outlet = devices.min_outlet_c
+                service.ledger.close(service.clock.now_s())
+                rows = store.ledger_rows() + service.ledger.pop_closed()
+        finally:
+            if devices is not None:
+                await devices.stop()
     totals = _sum(rows)
+    if devices is not None:
+        # Over MQTT the ledger books what meters measure (no tank or loop losses); the summary's
+        # physical keys come from the simulated plant itself, the money from the ledger.
+        min_outlet = devices.min_outlet_c
+        totals.update(_physical_kwh(devices.flows))
     stored_kwh = (plant.energy_j() - e0) / J_PER_KWH
     hygiene = service.checker.summary()
     summary: dict[str, Any] = {
@@ -141,10 +141,11 @@ async def run_demo(cfg: PlantConfig, opts: DemoOptions, scenario: str,
     return summary
 
 
-async def _run_devices(devices: SimulatedDevices, clock: PacedClock, tick_s: float, stop: asyncio.Event,
-                       fleet: Any) -> None:
-    devices.on_advance = lambda: fleet.set_coolant_inlet(devices.plant.coolant.inlet_c)
-    await devices.run(clock, tick_s, stop)
+def _physical_kwh(f: Any) -> dict[str, float]:
+    return {"dhw_volume_l": f.dhw_volume_l, "dhw_heat_kwh": f.dhw_heat_j / J_PER_KWH,
+            "dhw_volume_below_setpoint_l": f.dhw_volume_below_l, "heat_from_miners_kwh": f.miner_heat_j / J_PER_KWH,
+            "heat_from_gas_kwh": f.gas_heat_j / J_PER_KWH, "heat_dumped_kwh": f.dumped_j / J_PER_KWH,
+            "tank_losses_kwh": f.tank_loss_j / J_PER_KWH, "loop_losses_kwh": f.loop_loss_j / J_PER_KWH}
 
 
 def _share(a: float, b: float) -> float:

@@ -4,7 +4,7 @@ Binding is by name (documented in docs/service.md):
 * tank sensors: MQTT sensor `<tank>_<sensor>` (e.g. `store_top`) is the controller's "store.top";
 * `outlet`, `loop_return`, `coolant_in`, `coolant_out`, `cold_water` (°C), `gas_firing` (0/1);
 * cumulative meters: `miner_heat_kwh` (heat meter on the charging circuit), `gas_kwh` (fuel, PCI),
-  `dhw_volume_l` (hot water drawn), `electricity_kwh` (the miners' supply);
+  `dhw_volume` (hot water drawn, any volume unit), `electricity_kwh` (the miners' supply);
 * actuators: `charging_pump`, `gas_enable`, `gas_setpoint`, `dry_cooler`, `destratify_pump`.
 Anything not configured is simply absent: a missing tank sensor reads as None (the safety layer
 decides what that means), a missing meter books nothing.
@@ -17,9 +17,10 @@ topics.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from boiler.config import PlantConfig
@@ -33,7 +34,7 @@ from tank.water import HEAT_CAPACITY_J_PER_L_K, J_PER_KWH
 log = logging.getLogger(__name__)
 
 POINT_SENSORS = ("outlet", "loop_return", "coolant_in", "coolant_out", "cold_water")
-METERS = ("miner_heat_kwh", "gas_kwh", "dhw_volume_l", "electricity_kwh")
+METERS = ("miner_heat_kwh", "gas_kwh", "dhw_volume", "electricity_kwh")
 ACTUATORS = {"charging_pump": "on_off", "gas_enable": "gas_enable", "gas_setpoint": "gas_setpoint",
              "dry_cooler": "dry_cooler", "destratify_pump": "on_off"}
 
@@ -45,9 +46,12 @@ def tank_sensor_name(tank: str, sensor: str) -> str:
 class MqttPlantIO:
     """`PlantIO` over a `PlantMqtt` link."""
 
-    def __init__(self, cfg: PlantConfig, link: Any) -> None:
+    def __init__(self, cfg: PlantConfig, link: Any,
+                 pre_read: Callable[[float], Awaitable[None]] | None = None) -> None:
         self.cfg = cfg
         self.link = link
+        #: Awaited before each read (the demo brings its simulated devices up to date there).
+        self.pre_read = pre_read
         self._tank_keys = {f"{t.name}.{s.name}": tank_sensor_name(t.name, s.name) for t in cfg.tanks
                            for s in t.sensors}
         configured = {s.name for s in (cfg.mqtt.sensors if cfg.mqtt else [])}
@@ -72,6 +76,8 @@ class MqttPlantIO:
         return value - last
 
     async def read(self, now_s: float) -> PlantReading:
+        if self.pre_read is not None:
+            await self.pre_read(now_s)
         sensors = {key: self._value(name, now_s) for key, name in self._tank_keys.items()}
         points = {name: self._value(name, now_s) for name in POINT_SENSORS}
         outlet, cold = points["outlet"], points["cold_water"]
@@ -81,7 +87,7 @@ class MqttPlantIO:
         flows.gas_fuel_j = fuel_kwh * J_PER_KWH
         flows.gas_heat_j = fuel_kwh * self._efficiency * J_PER_KWH
         flows.electricity_j = self._meter_delta("electricity_kwh", now_s) * J_PER_KWH
-        volume = self._meter_delta("dhw_volume_l", now_s)
+        volume = self._meter_delta("dhw_volume", now_s) * 1000.0  # the board gives volumes in m³
         flows.dhw_volume_l = volume
         if outlet is not None:
             flows.outlet_c = outlet
@@ -132,7 +138,14 @@ def device_mqtt_config(cfg: PlantConfig, base: MqttConfig) -> MqttConfig:
 
 
 class SimulatedDevices:
-    """The simulated plant acting as the field devices of an MQTT plant."""
+    """The simulated plant acting as the field devices of an MQTT plant.
+
+    It publishes the plant's sensors and cumulative meters and obeys the actuator topics, over a
+    real broker. `sync(now)` is called by the demo before each service tick: it waits until the
+    orders the service sent have arrived, runs the physics up to `now`, publishes, and waits until
+    the service's link has the new values, so each tick sees the plant exactly as it is at `now`
+    (a real plant's devices publish on their own schedule instead).
+    """
 
     def __init__(self, plant: SimulatedPlant, mqtt: MqttConfig, cfg: PlantConfig) -> None:
         self.plant = plant
@@ -141,54 +154,51 @@ class SimulatedDevices:
         self._meters = dict.fromkeys(METERS, 0.0)
         self._flows = EnergyFlows()
         self._actuators = {a.topic: a for a in mqtt.actuators}
-        self._commands: dict[str, Any] = {}
+        self.received: dict[str, Any] = {}
         self._client: Any = None
+        self._stack: contextlib.AsyncExitStack | None = None
+        self._listener: asyncio.Task[None] | None = None
         self.min_outlet_c = math.inf
-        #: Set once connected and subscribed, with the first values published.
-        self.ready = asyncio.Event()
         #: Called after each advance (the demo hands the coolant temperature to the emulated firmware).
         self.on_advance: Callable[[], None] | None = None
 
-    async def run(self, clock: Any, tick_s: float, stop: asyncio.Event) -> None:
-        """Advance the plant with the clock and publish every `tick_s`; obey actuator topics."""
+    async def start(self) -> None:
         import aiomqtt
 
-        from boiler.mqtt.actuators import decode
+        from boiler.mqtt.client import make_tls_context
 
         b = self.mqtt.broker
-        password = b.resolved_password(None)
-        async with aiomqtt.Client(b.host, b.port, username=b.username, password=password,
-                                  identifier=f"devices-{self.mqtt.site}") as client:
-            self._client = client
-            for topic in self._actuators:
-                await client.subscribe(topic, qos=1)
-            listener = asyncio.create_task(self._listen(client, decode))
-            try:
-                await self.publish()
-                self.ready.set()
-                while not stop.is_set():
-                    await clock.sleep_until(clock.now_s() + tick_s)
-                    self.advance(clock.now_s())
-                    if self.on_advance is not None:
-                        self.on_advance()
-                    await self.publish()
-            finally:
-                listener.cancel()
+        self._stack = contextlib.AsyncExitStack()
+        self._client = await self._stack.enter_async_context(aiomqtt.Client(
+            b.host, b.port, username=b.username, password=b.resolved_password(None),
+            tls_context=make_tls_context(b.tls) if b.tls is not None else None,
+            identifier=f"devices-{self.mqtt.site}"))
+        for topic in self._actuators:
+            await self._client.subscribe(topic, qos=1)
+        self._listener = asyncio.create_task(self._listen())
 
-    async def _listen(self, client: Any, decode: Any) -> None:
-        async for message in client.messages:
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+        if self._stack is not None:
+            await self._stack.aclose()
+
+    async def _listen(self) -> None:
+        from boiler.mqtt.actuators import decode
+
+        async for message in self._client.messages:
             config = self._actuators.get(str(message.topic))
             if config is None:
                 continue
             try:
-                self._commands[config.name] = decode(config, message.payload)
+                self.received[config.name] = decode(config, message.payload)
             except ValueError as exc:
                 log.warning("device_bad_command topic=%s error=%s", message.topic, exc)
                 continue
             self._obey()
 
     def _obey(self) -> None:
-        c = self._commands
+        c = self.received
         current = self.plant.commands
         self.plant.apply(Commands(
             miner_limits_w={}, charge_pump=bool(c.get("charging_pump", current.charge_pump)),
@@ -196,6 +206,24 @@ class SimulatedDevices:
             gas_setpoint_c=float(c.get("gas_setpoint", current.gas_setpoint_c)),
             destratify=bool(c.get("destratify_pump", current.destratify)),
             dry_cooler=bool(c.get("dry_cooler", current.dry_cooler)), reason="devices"), miners=False)
+
+    async def sync(self, now_s: float, link: Any, timeout_s: float = 5.0) -> None:
+        """Bring the devices to `now_s` with the service's link (see the class docstring)."""
+        sent = dict(link.actuators.current())
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while any(self.received.get(k) != v for k, v in sent.items()) and loop.time() < deadline:
+            await asyncio.sleep(0.002)
+        self.advance(now_s)
+        if self.on_advance is not None:
+            self.on_advance()
+        await self.publish()
+        while loop.time() < deadline:
+            r = link.board.reading("outlet", now_s)
+            if r.age_s is not None and r.age_s <= 0.0 and r.ok:
+                return
+            await asyncio.sleep(0.002)
+        log.warning("devices_sync_timeout at=%s", now_s)
 
     def advance(self, now_s: float) -> None:
         plant = self.plant
@@ -205,24 +233,25 @@ class SimulatedDevices:
             self.min_outlet_c = min(self.min_outlet_c, step.outlet_c)
         f = self._flows
         self._meters = {"miner_heat_kwh": f.miner_heat_j / J_PER_KWH, "gas_kwh": f.gas_fuel_j / J_PER_KWH,
-                        "dhw_volume_l": f.dhw_volume_l, "electricity_kwh": f.electricity_j / J_PER_KWH}
+                        "dhw_volume": f.dhw_volume_l, "electricity_kwh": f.electricity_j / J_PER_KWH}
 
     async def publish(self) -> None:
         plant, client, site = self.plant, self._client, self.mqtt.site
         values = {f"devices/{site}/{t}": v for t, v in _tank_topics(plant).items()}
-        values[f"devices/{site}/outlet"] = plant.outlet_c
         values[f"devices/{site}/loop_return"] = plant.loop_return_c
         values[f"devices/{site}/coolant_in"] = plant.coolant.inlet_c
         values[f"devices/{site}/coolant_out"] = plant.coolant_out_c
         values[f"devices/{site}/cold_water"] = plant.cold_water_c
         for name, value in self._meters.items():
             values[f"devices/{site}/meter/{name}"] = value
+        values[f"devices/{site}/outlet"] = plant.outlet_c  # last: the service waits for it
         for topic, value in values.items():
             if value is not None and math.isfinite(value):
                 await client.publish(topic, f"{value:.6f}", qos=1)
 
     @property
     def flows(self) -> EnergyFlows:
+        """Everything the simulated plant exchanged (the truth the meters measure)."""
         return self._flows
 
 
