@@ -153,5 +153,57 @@ async def _demo_main(cfg: PlantConfig, opts: object, name: str, live: bool) -> d
                               on_status=lambda s: view.update(status_view(s, name)))
 
 
+def run(
+    config: Annotated[Path, typer.Option("--config", "-c", help="Plant config YAML file.")],
+    log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING.")] = "INFO",
+) -> None:
+    """Run the plant service: miners through pyasic, plant I/O over MQTT, ledger in SQLite."""
+    try:
+        cfg = load_config(config)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
+    if cfg.mqtt is None:
+        raise _fail(f"{config}: `mqtt` is required to run a real plant (sensors and actuators live there)")
+    missing = [m.name for m in cfg.miners if m.host is None]
+    if missing:
+        raise _fail(f"{config}: miners without `host`: {', '.join(missing)}")
+    setup_logging(log_level.upper())
+    try:
+        asyncio.run(_run_main(cfg))
+    except Exception as exc:
+        logging.getLogger("boiler.service").exception("service_failed error=%s", exc)
+        raise typer.Exit(1) from exc
+
+
+async def _run_main(cfg: PlantConfig) -> None:
+    from boiler.control.plant_model import exchanger_ua_w_per_k
+    from boiler.mqtt import PlantMqtt
+    from boiler.service.clock import WallClock
+    from boiler.service.mqtt_io import MqttPlantIO
+    from boiler.service.service import PlantService
+    from boiler.store import PlantStore
+    from miners.fleet import PyasicFleet
+
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    clock = WallClock()
+    driver = PyasicFleet(cfg.miners, timeout_s=cfg.service.miner_timeout_s, clock=clock.now_s)
+    ua = exchanger_ua_w_per_k(cfg)
+    telemetry_cm = _telemetry(cfg)
+    assert cfg.mqtt is not None
+    async with PlantMqtt(cfg.mqtt, clock=clock.now_s) as link, telemetry_cm as telemetry:
+        with PlantStore(cfg.service.state_path) as store:
+            service = PlantService(cfg, MqttPlantIO(cfg, link), driver, store, clock, exchanger_ua_w_per_k=ua,
+                                   telemetry=telemetry, mqtt=link)
+            await service.run(stop)
+
+
+def _telemetry(cfg: PlantConfig):  # type: ignore[no-untyped-def]
+    from boiler.service.demo import _optional_telemetry
+
+    return _optional_telemetry(cfg)
+
+
 def register(app: typer.Typer) -> None:
     app.command("demo")(demo)
+    app.command("run")(run)

@@ -12,7 +12,17 @@ from dataclasses import dataclass
 from boiler.config import PlantConfig
 from miners.catalogue import MinerSpec, get_spec
 from tank.estimate import TankEstimate, estimate_tank
+from tank.exchanger import PlateExchanger
 from tank.water import lpm_to_w_per_k
+
+
+def exchanger_ua_w_per_k(cfg: PlantConfig) -> float:
+    """The plate exchanger's UA: as configured, or sized for the design approach at full miner power."""
+    if cfg.exchanger.ua_w_per_k is not None:
+        return cfg.exchanger.ua_w_per_k
+    specs = [get_spec(m.model) for m in cfg.miners]
+    heat_w = sum(s.max_power_w * s.heat_to_coolant for s in specs)
+    return PlateExchanger.sized_for_approach(max(heat_w, 1.0), cfg.exchanger.approach_k or 3.0).ua_w_per_k
 
 
 @dataclass(frozen=True, slots=True)

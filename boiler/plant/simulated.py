@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping
 
 from boiler.config import PlantConfig, TankConfig
+from boiler.control.plant_model import exchanger_ua_w_per_k
 from boiler.control.types import Commands, MinerReading
 from boiler.ledger import EnergyFlows
 from boiler.plant.coolant import CoolantLoop
@@ -81,12 +82,7 @@ class SimulatedPlant:
         else:
             self._c_cold = lpm_to_w_per_k(float(cfg.charging.flow))
         self._q_charge_l_per_s = self._c_cold / HEAT_CAPACITY_J_PER_L_K
-        max_heat_w = sum(m.spec.max_power_w * m.spec.heat_to_coolant for m in self.miners)
-        xcfg = cfg.exchanger
-        if xcfg.ua_w_per_k is not None:
-            hx = PlateExchanger(xcfg.ua_w_per_k)
-        else:
-            hx = PlateExchanger.sized_for_approach(max(max_heat_w, 1.0), xcfg.approach_k or 3.0)
+        hx = PlateExchanger(exchanger_ua_w_per_k(cfg))
         self.exchanger = hx
         min_inlet = cfg.coolant.min_inlet_c
         if min_inlet is None:
