@@ -247,7 +247,9 @@ class MpcConfig(_Strict):
 class ControlConfig(_Strict):
     strategy: Literal["rule", "thermostat", "mpc"] = "rule"  # task G: mpc
     period_s: float = Field(
-        300.0, ge=1, le=3600, description="Decision tick (the plant is slow; miners must not chatter)."
+        240.0, ge=1, le=3600,
+        description="Decision tick in simulation, rounded to whole physics steps (the plant is slow; miners must "
+        "not chatter). The service decides every `service.tick_s`.",
     )
     setpoint_c: float = Field(60.0, ge=40, le=80, description="Outlet temperature to hold.")
     max_tank_c: float = Field(80.0, description="Above this anywhere in a tank, charging stops.")

@@ -7,8 +7,6 @@ From it: heat stored above a reference temperature, and the volume at or above t
 
 from __future__ import annotations
 
-import itertools
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -35,9 +33,11 @@ def estimate_tank(
 
     Returns None when no sensor is usable.
     """
-    pts = sorted((h, t) for h, t in readings if t is not None and math.isfinite(t))
+    pts = [(h, t) for h, t in readings if t is not None and -1e9 < t < 1e9]  # drops None, NaN, inf
     if not pts:
         return None
+    used = len(pts)
+    pts.sort()
     # Extend flat to the base and the top so the integral covers the whole height.
     if pts[0][0] > 0.0:
         pts.insert(0, (0.0, pts[0][1]))
@@ -45,12 +45,17 @@ def estimate_tank(
         pts.append((1.0, pts[-1][1]))
     mean = 0.0
     hot_fraction = 0.0
-    for (h0, t0), (h1, t1) in itertools.pairwise(pts):
+    h0, t0 = pts[0]
+    for h1, t1 in pts[1:]:
         dh = h1 - h0
-        if dh <= 0:
-            continue
-        mean += dh * (t0 + t1) / 2.0
-        hot_fraction += dh * _fraction_at_or_above(t0, t1, setpoint_c)
+        if dh > 0:
+            mean += dh * (t0 + t1) * 0.5
+            lo, hi = (t0, t1) if t0 < t1 else (t1, t0)
+            if lo >= setpoint_c:
+                hot_fraction += dh
+            elif hi > setpoint_c:
+                hot_fraction += dh * (hi - setpoint_c) / (hi - lo)
+        h0, t0 = h1, t1
     cap_j_per_k = volume_l * HEAT_CAPACITY_J_PER_L_K
     return TankEstimate(
         energy_kwh=cap_j_per_k * (mean - reference_c) / J_PER_KWH,
@@ -58,15 +63,5 @@ def estimate_tank(
         top_c=pts[-1][1],
         bottom_c=pts[0][1],
         mean_c=mean,
-        sensors_used=sum(1 for _, t in readings if t is not None and math.isfinite(t)),
+        sensors_used=used,
     )
-
-
-def _fraction_at_or_above(t0: float, t1: float, level: float) -> float:
-    """Share of a linear segment from t0 to t1 that is at or above `level`."""
-    lo, hi = min(t0, t1), max(t0, t1)
-    if lo >= level:
-        return 1.0
-    if hi < level:
-        return 0.0
-    return (hi - level) / (hi - lo)

@@ -33,6 +33,7 @@ class Controller:
         self._day: int | None = None
         self.last_decision: Decision | None = None
         self.limit_changes = 0
+        self._last_alloc_key: tuple[object, ...] | None = None
         self.changes_by_miner = {m.name: 0 for m in self.fleet}
 
     @property
@@ -66,18 +67,30 @@ class Controller:
         self.sync_fleet(obs)
         decision = self.safety.decide(obs.now_s, obs)
         self.last_decision = decision
-        alloc = allocate(decision.miner_power_w, self.fleet, obs.now_s, self.policy, force=decision.force)
-        commit(alloc, self.fleet, obs.now_s)
-        self.limit_changes += len(alloc.changed)
-        for name in alloc.changed:
+        # The allocation is a pure function of the target and each miner's state and permissions:
+        # when none of them moved since the last call, it cannot change anything, so skip it.
+        now = obs.now_s
+        key = (decision.miner_power_w, decision.force, tuple(
+            (m.available, m.limit_w, m.may_change(now, self.policy), m.may_reduce(now, self.policy))
+            for m in self.fleet))
+        if key == self._last_alloc_key:
+            alloc_changed: tuple[str, ...] = ()
+            limits: dict[str, float | None] = {}
+        else:
+            alloc = allocate(decision.miner_power_w, self.fleet, now, self.policy, force=decision.force)
+            commit(alloc, self.fleet, now)
+            alloc_changed, limits = alloc.changed, alloc.limits_w
+            self._last_alloc_key = key if not alloc_changed else None
+        self.limit_changes += len(alloc_changed)
+        for name in alloc_changed:
             self.changes_by_miner[name] += 1
         return Commands(
-            miner_limits_w={name: alloc.limits_w[name] for name in alloc.changed},
+            miner_limits_w={name: limits[name] for name in alloc_changed},
             charge_pump=decision.charge_pump,
             gas_enable=decision.gas_enable,
             gas_setpoint_c=decision.gas_setpoint_c,
             destratify=decision.destratify,
             dry_cooler=decision.dump_heat,
             reason=decision.reason,
-            changed_miners=alloc.changed,
+            changed_miners=alloc_changed,
         )
