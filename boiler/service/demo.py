@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -178,7 +178,9 @@ def _optional_mqtt(cfg: PlantConfig, clock: PacedClock) -> Any:
         return _Nothing()
     from boiler.mqtt import PlantMqtt
 
-    return PlantMqtt(cfg.mqtt, clock=clock)
+    # Override expiries and `until` are plant time: with the wall clock, an override sent to a demo
+    # running in January while the calendar says November would not expire for ten months.
+    return PlantMqtt(cfg.mqtt, clock=clock, wall_clock=lambda: datetime.fromtimestamp(clock.now_s(), UTC))
 
 
 def _optional_telemetry(cfg: PlantConfig) -> Any:
