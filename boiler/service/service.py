@@ -243,8 +243,13 @@ class PlantService:
                 "money/revenue_eur": totals.mining_revenue_eur,
                 "money/net_eur": -totals.net_cost_eur,
             }
-            if "miner_power_w" in active:
-                state["override/miner_power_w"] = float(active["miner_power_w"])
+            # Every override item, also when none is active: an expired or cleared override must not
+            # linger in the retained tree (None and "auto" are the documented "no override").
+            power = active.get("miner_power_w")
+            state["override/miner_power_w"] = None if power is None else float(power)
+            for item in ("gas_enable", "charging_pump"):
+                state[f"override/{item}"] = "auto" if item not in active else "on" if active[item] else "off"
+            state["setpoint/tank_c"] = None  # no strategy holds a tank setpoint (yet)
             try:
                 self.mqtt.publish_state(state)
             except (KeyError, ValueError) as exc:
