@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -144,7 +145,9 @@ class SimulatedDevices:
     real broker. `sync(now)` is called by the demo before each service tick: it waits until the
     orders the service sent have arrived, runs the physics up to `now`, publishes, and waits until
     the service's link has the new values, so each tick sees the plant exactly as it is at `now`
-    (a real plant's devices publish on their own schedule instead).
+    (a real plant's devices publish on their own schedule instead). Like real devices, they
+    reconnect by themselves after a broker restart; while either side is offline nothing is
+    awaited and the physics runs on with the last orders received.
     """
 
     def __init__(self, plant: SimulatedPlant, mqtt: MqttConfig, cfg: PlantConfig) -> None:
@@ -154,39 +157,74 @@ class SimulatedDevices:
         self._meters = dict.fromkeys(METERS, 0.0)
         self._flows = EnergyFlows()
         self._actuators = {a.topic: a for a in mqtt.actuators}
+        self._topics = {s.name: s.topic for s in mqtt.sensors}
         self.received: dict[str, Any] = {}
+        #: Injected sensor faults, by sensor name: None stops that device publishing (its reading goes
+        #: stale); a number is published instead of the true value (say an implausible -127 °C).
+        self.faults: dict[str, float | None] = {}
         self._client: Any = None
-        self._stack: contextlib.AsyncExitStack | None = None
-        self._listener: asyncio.Task[None] | None = None
+        self._connected = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.last_error: Exception | None = None
         self.min_outlet_c = math.inf
         #: Called after each advance (the demo hands the coolant temperature to the emulated firmware).
         self.on_advance: Callable[[], None] | None = None
 
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
     async def start(self) -> None:
+        """Connect (and keep reconnecting); raise if the first connection fails within the timeout."""
+        self._task = asyncio.create_task(self._run(), name=f"devices-{self.mqtt.site}")
+        try:
+            await asyncio.wait_for(self._connected.wait(), self.mqtt.broker.connect_timeout_s)
+        except TimeoutError:
+            await self.stop()
+            raise self.last_error or TimeoutError("simulated devices: no connection to the broker") from None
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
         import aiomqtt
 
         from boiler.mqtt.client import make_tls_context
 
         b = self.mqtt.broker
-        self._stack = contextlib.AsyncExitStack()
-        self._client = await self._stack.enter_async_context(aiomqtt.Client(
-            b.host, b.port, username=b.username, password=b.resolved_password(None),
-            tls_context=make_tls_context(b.tls) if b.tls is not None else None,
-            identifier=f"devices-{self.mqtt.site}"))
-        for topic in self._actuators:
-            await self._client.subscribe(topic, qos=1)
-        self._listener = asyncio.create_task(self._listen())
+        tls = make_tls_context(b.tls) if b.tls is not None else None
+        delay_s = b.reconnect_min_s
+        while True:
+            try:
+                async with aiomqtt.Client(
+                    b.host, b.effective_port, username=b.username, password=b.resolved_password(None),
+                    tls_context=tls, identifier=f"devices-{self.mqtt.site}", timeout=b.connect_timeout_s,
+                    socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+                ) as client:
+                    client.pending_calls_threshold = 2 * len(self._topics) + 10  # one tick's publishes at once
+                    for topic in self._actuators:
+                        await client.subscribe(topic, qos=1)
+                    self._client, delay_s = client, b.reconnect_min_s
+                    self._connected.set()
+                    await self._listen(client)
+            except aiomqtt.MqttError as exc:
+                if self.connected:
+                    log.warning("devices_disconnected error=%s", exc)
+                self.last_error = exc
+            finally:
+                self._connected.clear()
+                self._client = None
+            await asyncio.sleep(delay_s)
+            delay_s = min(2 * delay_s, b.reconnect_max_s)
 
-    async def stop(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-        if self._stack is not None:
-            await self._stack.aclose()
-
-    async def _listen(self) -> None:
+    async def _listen(self, client: Any) -> None:
         from boiler.mqtt.actuators import decode
 
-        async for message in self._client.messages:
+        async for message in client.messages:
             config = self._actuators.get(str(message.topic))
             if config is None:
                 continue
@@ -209,21 +247,29 @@ class SimulatedDevices:
 
     async def sync(self, now_s: float, link: Any, timeout_s: float = 5.0) -> None:
         """Bring the devices to `now_s` with the service's link (see the class docstring)."""
-        sent = dict(link.actuators.current())
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        while any(self.received.get(k) != v for k, v in sent.items()) and loop.time() < deadline:
+
+        def online() -> bool:
+            return self.connected and bool(link.connected)
+
+        sent = dict(link.actuators.current())
+        while online() and any(self.received.get(k) != v for k, v in sent.items()) and loop.time() < deadline:
             await asyncio.sleep(0.002)
         self.advance(now_s)
         if self.on_advance is not None:
             self.on_advance()
-        await self.publish()
-        while loop.time() < deadline:
-            r = link.board.reading("outlet", now_s)
-            if r.age_s is not None and r.age_s <= 0.0 and r.ok:
+        last = await self.publish()
+        if last is None:
+            return
+        while online() and loop.time() < deadline:
+            # The last message sent arrived (trusted or not): everything before it has too.
+            r = link.board.reading(last, now_s)
+            if r.age_s is not None and r.age_s <= 0.0 and r.status in ("ok", "implausible"):
                 return
             await asyncio.sleep(0.002)
-        log.warning("devices_sync_timeout at=%s", now_s)
+        if online():
+            log.warning("devices_sync_timeout at=%s", now_s)
 
     def advance(self, now_s: float) -> None:
         plant = self.plant
@@ -235,25 +281,39 @@ class SimulatedDevices:
         self._meters = {"miner_heat_kwh": f.miner_heat_j / J_PER_KWH, "gas_kwh": f.gas_fuel_j / J_PER_KWH,
                         "dhw_volume": f.dhw_volume_l, "electricity_kwh": f.electricity_j / J_PER_KWH}
 
-    async def publish(self) -> None:
-        plant, client, site = self.plant, self._client, self.mqtt.site
-        values = {f"devices/{site}/{t}": v for t, v in _tank_topics(plant).items()}
-        values[f"devices/{site}/loop_return"] = plant.loop_return_c
-        values[f"devices/{site}/coolant_in"] = plant.coolant.inlet_c
-        values[f"devices/{site}/coolant_out"] = plant.coolant_out_c
-        values[f"devices/{site}/cold_water"] = plant.cold_water_c
-        for name, value in self._meters.items():
-            values[f"devices/{site}/meter/{name}"] = value
-        values[f"devices/{site}/outlet"] = plant.outlet_c  # last: the service waits for it
-        for topic, value in values.items():
-            if value is not None and math.isfinite(value):
-                await client.publish(topic, f"{value:.6f}", qos=1)
+    def values(self) -> dict[str, float]:
+        """What each device would publish now, by sensor name (faults applied), the outlet last."""
+        plant = self.plant
+        true: dict[str, float | None] = {
+            tank_sensor_name(*key.split(".", 1)): v for key, v in plant.sensor_values().items()}
+        true.update(loop_return=plant.loop_return_c, coolant_in=plant.coolant.inlet_c,
+                    coolant_out=plant.coolant_out_c, cold_water=plant.cold_water_c, **self._meters)
+        true["outlet"] = plant.outlet_c  # last: `sync` waits for the last one sent
+        out = {}
+        for name, value in true.items():
+            if name in self.faults:
+                value = self.faults[name]
+            if name in self._topics and value is not None and math.isfinite(value):
+                out[name] = value
+        return out
+
+    async def publish(self) -> str | None:
+        """Publish every sensor; the name of the last one sent, or None if nothing could be sent."""
+        import aiomqtt
+
+        client, values = self._client, self.values()
+        if client is None or not values:
+            return None
+        try:
+            # Calls start in order, so the messages leave in order; the acks are awaited together.
+            await asyncio.gather(*(client.publish(self._topics[name], f"{value:.6f}", qos=1)
+                                   for name, value in values.items()))
+        except aiomqtt.MqttError as exc:
+            log.warning("devices_publish_failed error=%s", exc)
+            return None
+        return next(reversed(values))
 
     @property
     def flows(self) -> EnergyFlows:
         """Everything the simulated plant exchanged (the truth the meters measure)."""
         return self._flows
-
-
-def _tank_topics(plant: SimulatedPlant) -> dict[str, float]:
-    return {key.replace(".", "/"): value for key, value in plant.sensor_values().items()}
