@@ -14,6 +14,7 @@ import json
 import math
 import re
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -67,8 +68,8 @@ async def command(obs: Observer, rec: Recorder, topic: str, payload: str | bytes
     return result, rec.n
 
 
-def first_tick(rec: Recorder, after: int, predicate: object) -> Tick:
-    found = next((t for t in rec.ticks[after:] if predicate(t)), None)  # type: ignore[operator]
+def first_tick(rec: Recorder, after: int, predicate: Callable[[Tick], bool]) -> Tick:
+    found = next((t for t in rec.ticks[after:] if predicate(t)), None)
     assert found is not None, f"no tick after {after} shows the expected effect"
     return found
 
