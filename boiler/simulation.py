@@ -191,6 +191,10 @@ class Simulation:
         self._min_loop_return = math.inf
         self._price = cfg.prices.electricity.price(0)
         self._day = 0
+        # task G: a heat meter on the hot-water outlet (cumulative, past steps only), read by
+        # strategies that learn a draw forecast (mpc).
+        self._dhw_heat_j = 0.0
+        self._meter = getattr(self.controller.safety.strategy, "read_meter", None)
 
     @property
     def done(self) -> bool:
@@ -206,6 +210,8 @@ class Simulation:
         now = plant.now_s
         minute, weekday, self._day = self._clock.local(now)
         self._price = self.cfg.prices.electricity.price(minute)
+        if self._meter is not None:  # task G
+            self._meter(now, self._dhw_heat_j / J_PER_KWH)
         sensors: dict[str, float | None] = dict(plant.sensor_values())
         outlet: float | None = plant.outlet_c
         coolant_in: float | None = plant.coolant.inlet_c
@@ -261,6 +267,7 @@ class Simulation:
         self.checker.update(now, self.step_s, outlet, loop_ret if loop_ret == loop_ret else outlet,
                             plant.store_min_c())
         self._draw_acc_l += flows.dhw_volume_l
+        self._dhw_heat_j += flows.dhw_heat_j  # task G: the heat meter
         if self.k % self._trace_every == 0:
             self._record(flows)
         self.k += 1
@@ -347,7 +354,14 @@ def run_simulation(
     progress: Callable[[float], None] | None = None,
     trace_points: int = 20_000,
 ) -> SimulationResult:
-    """Run the controller against the simulated plant for `days` from local midnight of `start`."""
+    """Run the controller against the simulated plant for `days` from local midnight of `start`.
+
+    `strategy="optimum"` solves the perfect-foresight bound instead (boiler/control/optimum.py).
+    """
+    if strategy == "optimum":  # task G: a yardstick, not a controller in the loop
+        from boiler.control.optimum import run_optimum
+
+        return run_optimum(cfg, days, start, scenario=scenario, seed=seed)
     sim = Simulation(cfg, days, start, scenario=scenario, strategy=strategy, seed=seed, faults=faults,
                      trace_points=trace_points)
     progress_every = max(1, sim.n_steps // 200)

@@ -190,14 +190,23 @@ class ThermostatStrategy:
         )
 
 
-STRATEGIES = ("rule", "thermostat")
+# task G: "mpc" (boiler/control/mpc.py) and "optimum", the perfect-foresight yardstick that
+# run_simulation solves instead of running the loop (boiler/control/optimum.py).
+STRATEGIES = ("rule", "thermostat", "mpc", "optimum")
 
 
 def make_strategy(name: str, cfg: PlantConfig, model: PlantModel) -> Strategy:
-    if name == "rule":
+    if name in ("rule", "mpc"):
         g = cfg.gas_boiler
-        return RuleStrategy(model, cfg.control, cfg.prices.gas, g.efficiency_pci if g else 0.92,
+        rule = RuleStrategy(model, cfg.control, cfg.prices.gas, g.efficiency_pci if g else 0.92,
                             g.hysteresis_k if g else 2.0)
+        if name == "rule":
+            return rule
+        from boiler.control.mpc import MpcStrategy  # task G; imported here: mpc imports this module
+
+        return MpcStrategy(cfg, model, rule)
     if name == "thermostat":
         return ThermostatStrategy(model, cfg.control, cfg.charge_tank.name)
+    if name == "optimum":  # task G
+        raise ValueError("'optimum' is a benchmark bound, not a controller: run_simulation solves it instead")
     raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")

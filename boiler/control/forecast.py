@@ -1,0 +1,104 @@
+"""Hot-water draw forecast learned online from the plant's own history.
+
+The forecast only ever sees what a heat meter on the hot-water outlet has already counted: it is
+fed the meter's cumulative reading at each decision tick and books the increase into bins of
+local time (weekday × time of day). The expected heat for a future bin is the mean of the same
+bin over the past weeks; where that bin has no history yet it falls back to the same time of day
+on any weekday, then to the mean rate seen so far. A safety margin is applied by the caller.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+MINUTES_PER_DAY = 1440
+
+
+class DrawForecast:
+    """Mean draw heat per (weekday, bin) over the last `weeks` weeks, from meter readings."""
+
+    def __init__(self, bin_minutes: int = 15, weeks: int = 4) -> None:
+        if MINUTES_PER_DAY % bin_minutes:
+            raise ValueError(f"bin_minutes must divide a day, got {bin_minutes}")
+        self.bin_minutes = bin_minutes
+        self.bins = MINUTES_PER_DAY // bin_minutes
+        self.weeks = max(1, weeks)
+        # Finished bins: heat (kWh) per (weekday, bin), the newest `weeks` of each.
+        self._history: list[list[deque[float]]] = [
+            [deque(maxlen=self.weeks) for _ in range(self.bins)] for _ in range(7)
+        ]
+        # Running sums per (weekday, bin) and per bin over all weekdays: forecasts in O(1).
+        self._sum = np.zeros((7, self.bins))
+        self._any_sum = np.zeros(self.bins)
+        self._any_n = np.zeros(self.bins, dtype=int)
+        self._last_reading: float | None = None
+        self._open: tuple[int, int] | None = None  # (weekday, bin) being filled
+        self._open_kwh = 0.0
+        self._total_kwh = 0.0
+        self._total_bins = 0
+
+    # -- learning ---------------------------------------------------------------------------
+    def record(self, weekday: int, local_minute: int, meter_kwh: float) -> None:
+        """Book the meter's increase since the previous reading into the current local bin.
+
+        The heat counted between two ticks goes to the bin of the later tick (accurate to a tick).
+        """
+        key = (weekday, local_minute // self.bin_minutes)
+        if self._open is not None and key != self._open:
+            self._close()
+        self._open = key
+        if self._last_reading is not None:
+            self._open_kwh += max(0.0, meter_kwh - self._last_reading)  # meters only count up
+        self._last_reading = meter_kwh
+
+    def _close(self) -> None:
+        assert self._open is not None
+        weekday, b = self._open
+        kept = self._history[weekday][b]
+        if len(kept) == kept.maxlen:
+            old = kept[0]
+            self._sum[weekday, b] -= old
+            self._any_sum[b] -= old
+            self._any_n[b] -= 1
+        kept.append(self._open_kwh)
+        self._sum[weekday, b] += self._open_kwh
+        self._any_sum[b] += self._open_kwh
+        self._any_n[b] += 1
+        self._total_kwh += self._open_kwh
+        self._total_bins += 1
+        self._open_kwh = 0.0
+
+    @property
+    def samples(self) -> int:
+        """Bins of history seen so far."""
+        return self._total_bins
+
+    # -- forecasting ------------------------------------------------------------------------
+    def bin_kwh(self, weekday: int, b: int) -> float:
+        """Expected draw heat (kWh) in one bin of one weekday."""
+        n = len(self._history[weekday][b])
+        if n:
+            return float(self._sum[weekday, b]) / n
+        if self._any_n[b]:
+            return float(self._any_sum[b]) / int(self._any_n[b])
+        return self._total_kwh / self._total_bins if self._total_bins else 0.0
+
+    def expected_kwh(self, weekday: int, local_minute: float, minutes: float) -> float:
+        """Expected draw heat from a local time over the next `minutes` (bins pro rata)."""
+        total = 0.0
+        m = float(local_minute)
+        end = m + minutes
+        wd = weekday
+        while m < end - 1e-9:
+            if m >= MINUTES_PER_DAY:
+                m -= MINUTES_PER_DAY
+                end -= MINUTES_PER_DAY
+                wd = (wd + 1) % 7
+            b = int(m // self.bin_minutes)
+            b_end = (b + 1) * self.bin_minutes
+            take = min(end, b_end) - m
+            total += self.bin_kwh(wd, b) * take / self.bin_minutes
+            m += take
+        return total

@@ -1,0 +1,356 @@
+"""`mpc`: receding-horizon control on forecasts the controller could really have.
+
+Every `replan_s` it solves the two-layer store LP (lp_store) over the next `horizon_h`: the tariff
+schedule, the hashprice of the moment, the store's state estimated from its sensors and a draw
+forecast learned from the plant's own heat-meter history (raised by a safety margin). It never
+sees the simulator's future. Between replans it follows the plan's slot of the moment.
+
+What the plan sets: the fleet's power (a flat power at the miners' most economic efficiency rather
+than full power then curtailment), whether to run the dry cooler, and whether mining pays at all.
+The gas boiler keeps its own aquastat; the strategy sets its setpoint a small margin above the
+outlet setpoint, raised before the draws the forecast expects to be large. The rule strategy runs
+alongside as a shadow: its physics caps what the store can absorb now, and its decision is used
+whenever there is no plan (while the forecast learns its first day, or when the solver fails or
+runs out of time; both are logged as key=value lines).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+from boiler.config import MpcConfig, PlantConfig
+from boiler.control.forecast import MINUTES_PER_DAY, DrawForecast
+from boiler.control.lp_store import MinerLp, StoreLp, StorePlan, solve_store
+from boiler.control.plant_model import PlantModel
+from boiler.control.strategies import RuleStrategy
+from boiler.control.types import Decision, Observation
+from miners.catalogue import MinerSpec
+from tank.loop import RecirculationLoop
+from tank.water import J_PER_KWH, litres_to_j_per_k
+
+log = logging.getLogger(__name__)
+
+Solver = Callable[[StoreLp, float | None], StorePlan]
+
+#: Tangent points of each miner's hashrate curve in the plan.
+_HULL_POINTS = 6
+#: Hottest water anywhere the plan allows (above it the safety layer stops charging).
+_STORE_MAX_C = 80.0
+
+
+def _miner_lp(name: str, spec: MinerSpec, inlet_c: float) -> MinerLp:
+    """The miner as the plan sees it: efficiency at a typical charging inlet (its hot penalty)."""
+    sb = spec.standby_power_w / 1000.0
+    lo, hi = spec.min_power_w / 1000.0, spec.max_power_w / 1000.0
+
+    def hashrate(p_kw: float) -> float:
+        return p_kw * 1000.0 / spec.j_per_th(p_kw * 1000.0, inlet_c)
+
+    chord = hashrate(lo) / (lo - sb)
+    cuts = [(-chord * sb, chord)]
+    for p in np.linspace(lo, hi, _HULL_POINTS):
+        h = hashrate(float(p))
+        slope = (1.0 - spec.underclock_exponent) * h / float(p)
+        cuts.append((h - slope * float(p), slope))
+    return MinerLp(name=name, min_kw=sb, max_kw=hi, heat_share=spec.heat_to_coolant, cuts=tuple(cuts))
+
+
+def _profile(model: PlantModel, tank: str, sensors_c: Mapping[str, float | None],
+             heights: np.ndarray) -> np.ndarray | None:
+    """A tank's temperature at these height fractions: linear between its readable sensors, flat
+    beyond the outermost ones (as `tank.estimate`). None if no sensor is readable."""
+    pts = sorted((h, t) for k, h in model.tank_sensors[tank] if (t := sensors_c.get(k)) is not None)
+    if not pts:
+        return None
+    return np.interp(heights, [p[0] for p in pts], [p[1] for p in pts])
+
+
+def store_state_kwh(model: PlantModel, sensors_c: Mapping[str, float | None], zone_tank: str,
+                    zone: tuple[float, float], hold_c: float, samples: int = 48) -> tuple[float, float] | None:
+    """(pre-heat energy above 0 °C, the gas zone's heat above `hold_c`) from the sensors.
+
+    The pre-heat part is every tank except the gas zone (height fractions `zone` of `zone_tank`).
+    """
+    e_pre = e_zone = 0.0
+    heights = (np.arange(samples) + 0.5) / samples
+    for tank, volume_l in model.tank_volumes_l.items():
+        temps = _profile(model, tank, sensors_c, heights)
+        if temps is None:
+            return None
+        cell = litres_to_j_per_k(volume_l) / J_PER_KWH / samples
+        in_zone = (heights >= zone[0]) & (heights <= zone[1]) if tank == zone_tank else np.zeros(samples, bool)
+        e_pre += cell * float(np.sum(temps[~in_zone]))
+        e_zone += cell * float(np.sum(np.maximum(temps[in_zone] - hold_c, 0.0)))
+    return e_pre, e_zone
+
+
+class MpcStrategy:
+    name = "mpc"
+
+    def __init__(self, cfg: PlantConfig, model: PlantModel, rule: RuleStrategy,
+                 solver: Solver = solve_store) -> None:
+        self.cfg = cfg
+        self.m = model
+        self.c: MpcConfig = cfg.control.mpc
+        self.rule = rule
+        self.solver = solver
+        steps = max(1, round(self.c.replan_s / 60.0))
+        bin_min = next(b for b in (15, 10, 5, 1) if steps % b == 0 or b == 1)
+        self.forecast = DrawForecast(bin_minutes=bin_min, weeks=max(1, self.c.forecast_days // 7))
+        self._meter_kwh: float | None = None
+        self._plan: StorePlan | None = None
+        self._plan_edges_s: np.ndarray = np.zeros(0)  # absolute slot edges of the plan
+        self._next_replan_s = -math.inf
+        self._target_w = 0.0
+        self._peak_key: tuple[int, int] | None = None
+        self._peak = False
+        self.solves = 0
+        self.fallbacks = 0  # replans that found no plan (solver failure or time-out)
+        # Fixed figures of the plant, once.
+        g = cfg.gas_boiler
+        self.gas_heat_eur_per_kwh = cfg.prices.gas.eur_per_kwh_pci() / g.efficiency_pci if g else 0.0
+        self.gas_hysteresis_k = g.hysteresis_k if g else 2.0
+        # The hottest water the miners deliver in practice (full power, inlet below throttling).
+        self.theta_c = model.miner_reach_c if model.fleet_max_w > 0 else cfg.control.setpoint_c
+        inlet_typ = model.inlet_throttle_c - 4.0
+        self.miners = tuple(_miner_lp(name, spec, inlet_typ) for name, spec in model.miner_specs.items())
+        # Two compartments: the gas coil's zone, held at the outlet target by the boiler's aquastat, and
+        # the pre-heat volume below it (and in any upstream tank), which the miners charge.
+        total_l = sum(model.tank_volumes_l.values())
+        gas_tank = cfg.gas_tank if cfg.gas_boiler is not None else cfg.finishing_tank
+        coil = gas_tank.gas_coil
+        self.zone_tank = gas_tank.name
+        self.zone = (coil.bottom, coil.top) if coil else (1.0, 1.0)
+        zone_l = gas_tank.volume_l * (self.zone[1] - self.zone[0])
+        self.pre_cap_kwh_per_k = litres_to_j_per_k(total_l - zone_l) / J_PER_KWH
+        ua_w = sum(t.ua_w_per_k for t in cfg.tanks)
+        self.pre_ua_kw_per_k = ua_w * (total_l - zone_l) / total_l / 1000.0
+        self.zone_ua_kw_per_k = ua_w * zone_l / total_l / 1000.0
+        self.zone_cap_kwh_per_k = litres_to_j_per_k(zone_l) / J_PER_KWH
+        lc = cfg.loop
+        amb = cfg.site.plant_room_c
+        self.loop = (RecirculationLoop.sized(lc.loss_w, lc.design_supply_c, lc.drop_k,
+                                             lc.ambient_c if lc.ambient_c is not None else amb)
+                     if lc is not None and lc.loss_w > 0 else None)
+        self.coolant_cap_kwh_per_k = litres_to_j_per_k(cfg.coolant.loop_volume_l) / J_PER_KWH
+        self.ambient_c = amb
+
+    # -- inputs -----------------------------------------------------------------------------
+    def read_meter(self, now_s: float, dhw_heat_kwh: float) -> None:
+        """The hot-water heat meter's cumulative reading (kWh above mains) at `now_s`."""
+        self._meter_kwh = dhw_heat_kwh
+
+    @property
+    def outlet_target_c(self) -> float:
+        return self.c_setpoint + self.c.outlet_margin_k
+
+    @property
+    def c_setpoint(self) -> float:
+        return self.cfg.control.setpoint_c
+
+    # -- the plan ---------------------------------------------------------------------------
+    def _edges_s(self, now_s: float, local_minute: int) -> np.ndarray:
+        """Slot edges from now: `fine_slots` replan periods, then `slot_s` slots aligned to the local
+        clock (tariffs change on the hour), up to the horizon."""
+        c = self.c
+        edges = [now_s + i * c.replan_s for i in range(c.fine_slots + 1)]
+        end = now_s + c.horizon_h * 3600.0
+        # Align the coarse slots to whole multiples of slot_s in local time.
+        local_s = local_minute * 60.0 + (edges[-1] - now_s)
+        t = edges[-1] + (c.slot_s - local_s % c.slot_s) % c.slot_s
+        if t - edges[-1] > 1.0:
+            edges.append(t)
+        while edges[-1] < end - 1.0:
+            edges.append(edges[-1] + c.slot_s)
+        return np.asarray(edges)
+
+    def problem(self, now_s: float, obs: Observation, absorbable_w: float) -> StoreLp | None:
+        """The horizon LP from now: forecasts, tariff schedule, hashprice now, state from sensors."""
+        out_c = self.outlet_target_c
+        state = store_state_kwh(self.m, obs.sensors_c, self.zone_tank, self.zone, out_c)
+        if state is None:
+            return None
+        e_pre, e_zone = state
+        edges = self._edges_s(now_s, obs.local_minute)
+        starts, ends = edges[:-1], edges[1:]
+        hours = (ends - starts) / 3600.0
+        n = starts.size
+        tariff = self.cfg.prices.electricity
+        price = np.empty(n)
+        draws = np.empty(n)
+        for i, (a, b) in enumerate(zip(starts, ends, strict=True)):
+            offset = (a - now_s) / 60.0 + obs.local_minute
+            minutes = offset + np.arange(0.0, (b - a) / 60.0, 5.0)
+            price[i] = float(np.mean([tariff.price(int(mm) % MINUTES_PER_DAY) for mm in minutes]))
+            weekday = (obs.local_weekday + int(offset // MINUTES_PER_DAY)) % 7
+            draws[i] = self.forecast.expected_kwh(weekday, offset % MINUTES_PER_DAY, (b - a) / 60.0)
+        draws *= 1.0 + self.c.draw_margin
+        cold = obs.cold_water_c
+        c_pre = self.pre_cap_kwh_per_k
+        # Drawn water leaves the zone at the outlet target; as much water rises from the pre-heat
+        # volume (mixed, at E/C) into the zone, where gas lifts it, and cold water enters below.
+        drawn_kwh_per_k = draws / max(out_c - cold, 1.0)
+        zone_loss_kw = self.zone_ua_kw_per_k * (out_c - self.ambient_c)
+        loop_kw = (self.loop.state(out_c).loss_w / 1000.0 if self.loop is not None else 0.0) + zone_loss_kw
+        rev = obs.hashprice_eur_per_ph_day / 1000.0 / 24.0
+        co2 = self.c.co2_eur_per_kg
+        g = self.cfg.gas_boiler
+        dc = self.cfg.dry_cooler
+        coolant_c = obs.coolant_in_c if obs.coolant_in_c is not None else self.ambient_c
+        floor = min(self.ambient_c, cold, coolant_c)
+        standby_kw = sum(mn.min_kw for mn in self.miners)
+        fleet_hi = np.full(n, np.inf)
+        if dc is None:  # the store must take all the heat: no more than it absorbs now
+            fleet_hi[0] = max(absorbable_w / 1000.0, standby_kw)
+        # The exchanger passes UA·(limit − base); the base sits some kelvin below the pre-heat mean.
+        t_lim = self.m.inlet_throttle_c - self.cfg.control.rule.coolant_margin_k + self.c.stratification_k
+        ua_kw = self.m.ua_w_per_k / 1000.0
+        # Heat left at the horizon is worth what it would cost to make it then (a little less, so the
+        # plan does not hoard): pre-heat at the cheaper of gas and the miners, zone heat at gas.
+        miner_heat = (max(price[-1] - rev * 1000.0 / self.m.nominal_j_per_th, 0.0) / self.m.heat_fraction
+                      if self.m.fleet_max_w > 0 else math.inf)
+        v_low = 0.9 * min(self.gas_heat_eur_per_kwh if g else math.inf, miner_heat)
+        v_high = 0.9 * self.gas_heat_eur_per_kwh if g else v_low
+        top_c = max(self.theta_c, cold + 1.0)
+        return StoreLp(
+            hours=hours,
+            price_eur_per_kwh=price,
+            revenue_eur_per_ths_h=np.full(n, rev),
+            gas_eur_per_kwh_heat=self.gas_heat_eur_per_kwh,
+            co2_eur_per_kwh_elec=co2 * self.cfg.co2.grid_kg_per_kwh,
+            co2_eur_per_kwh_heat_gas=co2 * self.cfg.co2.gas_kg_per_kwh_pci / g.efficiency_pci if g else 0.0,
+            miners=self.miners,
+            gas_max_kw=g.output_kw if g else 0.0,
+            dump_max_kw=dc.capacity_kw if dc else 0.0,
+            dhw_lo_kwh=draws,
+            dhw_hi_kwh=draws,
+            draw_high_share=np.zeros(n),
+            loop_lo_kwh=loop_kw * hours,
+            loop_hi_kwh=loop_kw * hours,
+            loop_high_lo_kwh=loop_kw * hours,
+            loop_low_lo_kwh=np.zeros(n),
+            loss_rate=self.pre_ua_kw_per_k * hours / c_pre,
+            loss_slack_kwh=np.full(n, c_pre * self.ambient_c),
+            loss_offset_kwh=np.zeros(n),
+            loss_lo_kwh=np.full(n, -np.inf),
+            loss_hi_kwh=np.full(n, np.inf),
+            el_min_kwh=c_pre * min(cold, top_c),
+            el_max_kwh=c_pre * top_c,
+            eh_max_kwh=self.zone_cap_kwh_per_k * max(_STORE_MAX_C - out_c, 0.0),
+            eh_reserve_kwh=np.zeros(n),
+            el0_kwh=min(max(e_pre, c_pre * min(cold, top_c)), c_pre * top_c),
+            eh0_kwh=min(e_zone, self.zone_cap_kwh_per_k * max(_STORE_MAX_C - out_c, 0.0)),
+            coolant_max_kwh=self.coolant_cap_kwh_per_k * max(self.m.inlet_max_c + 10.0 - floor, 1.0),
+            coolant0_kwh=self.coolant_cap_kwh_per_k * (min(coolant_c, self.m.inlet_max_c + 10.0) - floor),
+            coolant_loss_lo_kw=0.0,
+            coolant_loss_hi_kw=0.0,
+            fleet_hi_kw=fleet_hi,
+            draw_low_coef=drawn_kwh_per_k / c_pre,
+            draw_low_offset_kwh=drawn_kwh_per_k * cold,
+            absorb_kw=np.full(n, ua_kw * t_lim),
+            absorb_kw_per_kwh=ua_kw / c_pre,
+            terminal_eur_per_kwh_low=v_low,
+            terminal_eur_per_kwh_high=v_high,
+        )
+
+    def _replan(self, now_s: float, obs: Observation, absorbable_w: float) -> None:
+        self._next_replan_s = now_s + self.c.replan_s
+        lp = self.problem(now_s, obs, absorbable_w)
+        if lp is None:
+            self._drop_plan(now_s, "no_state")
+            return
+        self.solves += 1
+        plan = self.solver(lp, self.c.time_limit_s)
+        if not plan.ok:
+            self._drop_plan(now_s, plan.status)
+            return
+        if plan.solve_s > self.c.time_limit_s:
+            self._drop_plan(now_s, "time_limit")
+            return
+        self._plan = plan
+        self._plan_edges_s = np.cumsum(np.concatenate([[now_s], lp.hours * 3600.0]))
+
+    def _drop_plan(self, now_s: float, why: str) -> None:
+        self.fallbacks += 1
+        self._plan = None
+        log.warning("event=mpc_fallback to=rule reason=%s now_s=%.0f", why, now_s)
+
+    def _planned(self, now_s: float) -> tuple[float, bool] | None:
+        """The plan's fleet power (W) and dry-cooler use for the slot holding `now_s`."""
+        plan = self._plan
+        if plan is None:
+            return None
+        i = int(np.searchsorted(self._plan_edges_s, now_s, side="right")) - 1
+        if i < 0 or i >= plan.gas_kw.size:
+            return None
+        return float(plan.miner_kw[:, i].sum()) * 1000.0, bool(plan.dump_kw[i] > 0.05)
+
+    # -- the decision -----------------------------------------------------------------------
+    def decide(self, now_s: float, obs: Observation) -> Decision:
+        if self._meter_kwh is not None:
+            self.forecast.record(obs.local_weekday, obs.local_minute, self._meter_kwh)
+        shadow = self.rule.decide(now_s, obs)  # keeps the rule warm; the fallback decision
+        absorbable = self.rule.absorbable_w(now_s, obs) if self.m.fleet_max_w > 0 else 0.0
+        if self.forecast.samples < self.forecast.bins:
+            return _tagged(shadow, "learning")
+        if now_s >= self._next_replan_s:
+            self._replan(now_s, obs, absorbable)
+        planned = self._planned(now_s)
+        if planned is None:
+            return _tagged(shadow, "fallback")
+        power_w, dump = planned
+        dump = dump and self.m.has_dry_cooler
+        target = self._fleet_target(power_w, absorbable, dump)
+        reasons = ["mpc", "dump" if dump else "absorb" if target > 0 else "miners_off"]
+        gas_sp = self.c_setpoint + self.gas_hysteresis_k + self.c.gas_margin_k
+        if self._peak_ahead(obs):
+            gas_sp += self.c.peak_boost_k
+            reasons.append("peak")
+        running = any(r.limit_w is not None and r.power_w > 100.0 for r in obs.miners)
+        return Decision(
+            miner_power_w=target,
+            charge_pump=target > 0 or running,
+            gas_enable=self.m.has_gas,
+            gas_setpoint_c=gas_sp,
+            dump_heat=dump,
+            reason=":".join(reasons),
+        )
+
+    def _fleet_target(self, power_w: float, absorbable_w: float, dump: bool) -> float:
+        """The plan's power as a fleet target the miners can hold: at least the smallest minimum or
+        nothing, within what the store absorbs now (unless dumping), changed only on a clear move."""
+        m = self.m
+        step = self.cfg.control.rule.power_step_w
+        if not dump:
+            power_w = min(power_w, absorbable_w)
+        if power_w < 0.5 * m.fleet_min_w:
+            wanted = 0.0
+        else:
+            wanted = max(power_w, m.fleet_min_w)
+            wanted = min(math.floor(wanted / step) * step, m.fleet_max_w)
+            wanted = max(wanted, m.fleet_min_w)
+        current = self._target_w
+        if current > 0 and wanted > 0 and abs(wanted - current) < self.c.change_min_w:
+            wanted = current
+        self._target_w = wanted
+        return wanted
+
+    def _peak_ahead(self, obs: Observation) -> bool:
+        """Does the forecast expect the next hour to draw clearly more than an average hour?"""
+        key = (obs.local_weekday, obs.local_minute // self.forecast.bin_minutes)
+        if key != self._peak_key:
+            nxt = self.forecast.expected_kwh(obs.local_weekday, obs.local_minute, 60.0)
+            day = self.forecast.expected_kwh(obs.local_weekday, 0, MINUTES_PER_DAY) / 24.0
+            self._peak_key, self._peak = key, day > 0 and nxt > self.c.peak_factor * day
+        return self._peak
+
+
+def _tagged(d: Decision, why: str) -> Decision:
+    from dataclasses import replace
+
+    return replace(d, reason=f"rule[{why}]:{d.reason}")
+
