@@ -226,7 +226,7 @@ class ThermostatConfig(_Strict):
 class OptimumConfig(_Strict):
     """`--strategy optimum`: the perfect-foresight LP, a yardstick for benchmarks."""
 
-    slot_s: float = Field(900.0, ge=60, le=86_400, description="LP time slot (finer = tighter bound, slower).")
+    slot_s: float = Field(3600.0, ge=60, le=86_400, description="LP time slot (finer = tighter bound, slower).")
     time_limit_s: float | None = Field(None, gt=0, description="Give up solving after this long.")
     co2_eur_per_kg: float = Field(0.0, ge=0, description="CO₂ price added to the LP's objective.")
 
@@ -241,7 +241,7 @@ class MpcConfig(_Strict):
     time_limit_s: float = Field(2.0, gt=0, le=60, description="Solver time limit; past it, fall back to rule.")
     draw_margin: float = Field(0.15, ge=0, le=2, description="Forecast draws are raised by this share.")
     outlet_margin_k: float = Field(2.0, ge=0, le=10, description="Outlet above the setpoint the plan expects.")
-    gas_margin_k: float = Field(1.0, ge=-2, le=10, description="Gas aquastat this far above setpoint + hysteresis.")
+    gas_margin_k: float = Field(0.0, ge=-2, le=10, description="Gas aquastat this far above setpoint + hysteresis.")
     peak_boost_k: float = Field(1.0, ge=0, le=10, description="Extra gas setpoint before a forecast peak hour.")
     peak_factor: float = Field(1.5, ge=1, le=10, description="A peak hour draws this many times the mean hour.")
     change_min_w: float = Field(1000.0, ge=0, description="Move the fleet target only by at least this much.")

@@ -1,0 +1,69 @@
+"""The draw forecast learns from past meter readings only, by weekday and time of day."""
+
+import pytest
+
+from boiler.control.forecast import DrawForecast
+
+
+def _feed(fc: DrawForecast, days: int, kwh_per_bin, tick_min: int = 5, start_weekday: int = 0) -> float:
+    """Feed a cumulative meter ticking every `tick_min`; kwh_per_bin(weekday, bin) is spread evenly."""
+    meter = 0.0
+    per_day = 1440 // tick_min
+    for d in range(days):
+        wd = (start_weekday + d) % 7
+        for i in range(per_day):
+            minute = i * tick_min
+            fc.record(wd, minute, meter)
+            meter += kwh_per_bin(wd, minute // fc.bin_minutes) * tick_min / fc.bin_minutes
+    fc.record((start_weekday + days) % 7, 0, meter)  # closes the last bin
+    return meter
+
+
+def test_a_weekly_pattern_is_learned_bin_by_bin() -> None:
+    fc = DrawForecast(bin_minutes=15, weeks=4)
+
+    def pattern(wd: int, b: int) -> float:
+        return (1.0 + wd) * (3.0 if 28 <= b < 36 else 0.5)  # a morning peak, more at the weekend
+
+    _feed(fc, 14, pattern)
+    for wd in range(7):
+        for b in (0, 10, 30, 95) if wd else (10, 30, 95):  # Monday 00:00 of week 1 had no reading before
+            # A reading is booked in the bin of the tick that reads it: the first tick of a bin
+            # carries the last 5 minutes of the bin before.
+            expected = pattern(wd, b) * 2 / 3 + pattern(wd if b else (wd - 1) % 7, (b - 1) % 96) / 3
+            assert fc.bin_kwh(wd, b) == pytest.approx(expected)
+    # Over whole hours the bookkeeping shift cancels out except at the edges of the peak.
+    assert fc.expected_kwh(2, 0, 1440) == pytest.approx(sum(pattern(2, b) for b in range(96)), rel=0.02)
+
+
+def test_unseen_weekdays_fall_back_to_the_time_of_day_and_then_the_mean() -> None:
+    fc = DrawForecast(bin_minutes=60, weeks=2)
+    assert fc.bin_kwh(3, 5) == 0.0  # nothing seen yet: no draws expected
+    _feed(fc, 1, lambda wd, b: float(b), tick_min=60, start_weekday=0)  # Monday only
+    assert fc.bin_kwh(0, 7) == pytest.approx(6.0)  # booked one tick late: the hour before
+    assert fc.bin_kwh(4, 7) == pytest.approx(6.0)  # Friday unseen: same hour on any day
+    assert fc.samples == 24
+
+
+def test_only_increases_of_the_meter_count() -> None:
+    fc = DrawForecast(bin_minutes=60, weeks=1)
+    fc.record(0, 0, 10.0)
+    fc.record(0, 30, 12.0)
+    fc.record(0, 45, 5.0)  # meter replaced or reset: no negative draw
+    fc.record(0, 60, 6.0)
+    fc.record(0, 120, 6.0)
+    assert fc.bin_kwh(0, 0) == pytest.approx(2.0)
+    assert fc.bin_kwh(0, 1) == pytest.approx(1.0)
+
+
+def test_forecast_windows_wrap_midnight_into_the_next_weekday() -> None:
+    fc = DrawForecast(bin_minutes=60, weeks=1)
+    _feed(fc, 7, lambda wd, b: 10.0 * wd + b, tick_min=60)
+    # Sunday 23:30 for an hour: half of Sunday's last bin, half of Monday's first.
+    expected = 0.5 * fc.bin_kwh(6, 23) + 0.5 * fc.bin_kwh(0, 0)
+    assert fc.expected_kwh(6, 23 * 60 + 30, 60) == pytest.approx(expected)
+
+
+def test_bins_must_divide_a_day() -> None:
+    with pytest.raises(ValueError):
+        DrawForecast(bin_minutes=7)
