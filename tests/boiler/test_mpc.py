@@ -1,0 +1,133 @@
+"""The predictive strategy: never reads the future, falls back to rule (logged) when the solver fails
+or runs out of time, stays wrapped by the safety layer, and keeps the hot water hot."""
+
+import logging
+from dataclasses import replace
+from datetime import date
+
+import numpy as np
+import pytest
+
+from boiler import scenarios
+from boiler.control.lp_store import StorePlan, solve_store
+from boiler.control.mpc import MpcStrategy
+from boiler.simulation import SensorFault, Simulation, run_simulation
+
+WINTER = date(2026, 1, 5)
+DAY_S = 86_400.0
+
+
+def _drive(sim: Simulation, until_s: float | None = None) -> list[tuple]:
+    """Run the loop; return every decision as (time, commands) up to `until_s` from the start."""
+    out = []
+    while not sim.done:
+        if sim.control_due():
+            t = sim.plant.now_s - sim.start_s
+            if until_s is not None and t > until_s:
+                break
+            cmds = sim.decide(sim.observe())
+            out.append((t, dict(cmds.miner_limits_w), cmds.gas_setpoint_c, cmds.charge_pump, cmds.dry_cooler,
+                        cmds.reason))
+            sim.apply(cmds)
+        sim.advance()
+    return out
+
+
+def _mpc(sim: Simulation) -> MpcStrategy:
+    strategy = sim.controller.safety.strategy
+    assert isinstance(strategy, MpcStrategy)
+    return strategy
+
+
+def test_mpc_never_reads_the_future() -> None:
+    """Swap every draw after the decision time: the decisions up to it are identical."""
+    cfg = scenarios.load("residence-48")
+    decision_s = 1.6 * DAY_S  # past the forecast's learning day: plans are in use
+    a = Simulation(cfg, 2.5, WINTER, strategy="mpc", seed=4)
+    b = Simulation(scenarios.load("residence-48"), 2.5, WINTER, strategy="mpc", seed=4)
+    k = int(decision_s / a.step_s)
+    # The future of b: another building's draws (a different seed), shifted by a few hours.
+    other = Simulation(scenarios.load("residence-48"), 2.5, WINTER, strategy="rule", seed=99)
+    future = np.roll(np.asarray(other.plant._draw_heat), 97)
+    b.plant._draw_heat[k:] = future[k:].tolist()
+    assert a.plant._draw_heat[:k] == b.plant._draw_heat[:k]
+    assert a.plant._draw_heat[k:] != b.plant._draw_heat[k:]
+
+    da = _drive(a, until_s=decision_s)
+    db = _drive(b, until_s=decision_s)
+    assert da == db
+    assert any(r[-1].startswith("mpc") for r in da)  # the plan, not the rule fallback, decided
+    assert _mpc(a).solves > 10
+    # After the decision time the swapped draws do change what the controller does.
+    assert _drive(a) != _drive(b)
+
+
+class _Failing:
+    def __init__(self, status: str = "infeasible", solve_s: float = 0.0) -> None:
+        self.status, self.solve_s, self.calls = status, solve_s, 0
+
+    def __call__(self, lp, time_limit_s):
+        self.calls += 1
+        if self.status == "slow":  # an "optimal" plan that came too late counts as a time-out
+            plan = solve_store(lp, time_limit_s)
+            return replace(plan, solve_s=time_limit_s + 1.0)
+        return StorePlan(status=self.status, solve_s=self.solve_s)
+
+
+@pytest.mark.parametrize(("status", "logged"), [("infeasible", "reason=infeasible"),
+                                                ("time_limit", "reason=time_limit"),
+                                                ("slow", "reason=time_limit")])
+def test_solver_failure_or_time_out_falls_back_to_rule_and_is_logged(status, logged, caplog) -> None:
+    days = 1.3
+    ref = run_simulation(scenarios.load("residence-48"), days, WINTER, strategy="rule", seed=2)
+    sim = Simulation(scenarios.load("residence-48"), days, WINTER, strategy="mpc", seed=2)
+    failing = _Failing(status)
+    _mpc(sim).solver = failing
+    with caplog.at_level(logging.WARNING, logger="boiler.control.mpc"):
+        decisions = _drive(sim)
+    res = sim.result()
+    assert failing.calls > 0
+    lines = [r.getMessage() for r in caplog.records if "event=mpc_fallback" in r.getMessage()]
+    assert len(lines) == failing.calls and all(logged in line for line in lines)
+    assert all(r[-1].startswith("rule[") for r in decisions)
+    # Falling back means deciding exactly as the rule strategy would.
+    for key in ("net_cost_eur", "gas_fuel_kwh", "electricity_kwh", "power_limit_changes"):
+        assert res.summary[key] == pytest.approx(ref.summary[key], rel=1e-12), key
+
+
+def test_a_real_time_limit_is_passed_to_the_solver() -> None:
+    sim = Simulation(scenarios.load("residence-48"), 1.2, WINTER, strategy="mpc")
+    seen = []
+    _mpc(sim).solver = lambda lp, limit: seen.append(limit) or solve_store(lp, limit)
+    _drive(sim)
+    assert seen and all(limit == scenarios.load("residence-48").control.mpc.time_limit_s for limit in seen)
+
+
+def test_the_safety_layer_still_wraps_the_mpc() -> None:
+    fault = SensorFault("store.bottom", start_s=1.5 * DAY_S, end_s=1.6 * DAY_S)
+    sim = Simulation(scenarios.load("residence-48"), 1.8, WINTER, strategy="mpc", faults=(fault,))
+    decisions = _drive(sim)
+    during = [r for r in decisions if 1.52 * DAY_S <= r[0] < 1.6 * DAY_S]
+    assert during and all(r[-1].startswith("safe:sensor_fault") for r in during)
+    assert any(r[-1].startswith("mpc") for r in decisions if r[0] > 1.65 * DAY_S)
+
+
+@pytest.fixture(scope="module")
+def mpc_week():
+    return run_simulation(scenarios.load("residence-48"), 7, WINTER, scenario="residence-48", strategy="mpc")
+
+
+def test_mpc_keeps_60c_and_beats_rule_over_a_winter_week(mpc_week) -> None:
+    s = mpc_week.summary
+    assert s["strategy"] == "mpc"
+    assert s["dhw_volume_below_setpoint_l"] == 0
+    assert s["min_outlet_temp_c"] >= 60.0
+    rule = run_simulation(scenarios.load("residence-48"), 7, WINTER, strategy="rule").summary
+    assert s["net_cost_eur"] < rule["net_cost_eur"]
+
+
+def test_mpc_stays_within_the_change_budget(mpc_week) -> None:
+    policy = scenarios.load("residence-48").control.allocation
+    for name, n in mpc_week.limit_changes_by_miner.items():
+        assert n <= policy.max_changes_per_day * 7, name
+    assert mpc_week.summary["power_limit_changes"] / 2 / 7 <= 24
