@@ -30,7 +30,7 @@ from boiler.control.strategies import RuleStrategy
 from boiler.control.types import Decision, Observation
 from miners.catalogue import MinerSpec
 from tank.loop import RecirculationLoop
-from tank.water import J_PER_KWH, litres_to_j_per_k
+from tank.water import HEAT_CAPACITY_J_PER_L_K, J_PER_KWH, litres_to_j_per_k
 
 log = logging.getLogger(__name__)
 
@@ -303,13 +303,18 @@ class MpcStrategy:
         if planned is None:
             return _tagged(shadow, "fallback")
         power_w, dump = planned
-        dump = dump and self.m.has_dry_cooler
+        # With a dry cooler, heat the store cannot take is dumped rather than the miners curtailed:
+        # holding the planned power spares the restarts a moving target would cost.
+        dump = self.m.has_dry_cooler and (dump or power_w > absorbable + self.c.change_min_w)
         target = self._fleet_target(power_w, absorbable, dump)
         reasons = ["mpc", "dump" if dump else "absorb" if target > 0 else "miners_off"]
-        gas_sp = self.c_setpoint + self.gas_hysteresis_k + self.c.gas_margin_k
+        gas_sp = self.c_setpoint + self.gas_hysteresis_k + self.c.gas_margin_k + self._cold_boost_k(obs)
         if self._peak_ahead(obs):
             gas_sp += self.c.peak_boost_k
             reasons.append("peak")
+        elif self._reserve_short(obs):
+            gas_sp += self.c.peak_boost_k
+            reasons.append("reserve_low")
         running = any(r.limit_w is not None and r.power_w > 100.0 for r in obs.miners)
         return Decision(
             miner_power_w=target,
@@ -338,6 +343,27 @@ class MpcStrategy:
             wanted = current
         self._target_w = wanted
         return wanted
+
+    def _cold_boost_k(self, obs: Observation) -> float:
+        """More gas margin the colder the pre-heat volume: the water rising into the gas zone during a
+        peak then needs more lift than the boiler's full power gives, and the zone's own excess over
+        the setpoint has to bridge the difference."""
+        state = store_state_kwh(self.m, obs.sensors_c, self.zone_tank, self.zone, self.outlet_target_c)
+        if state is None:
+            return self.c.cold_boost_k
+        t_pre = state[0] / self.pre_cap_kwh_per_k
+        cold = obs.cold_water_c
+        share = (self.theta_c - t_pre) / max(self.theta_c - cold, 1.0)
+        return self.c.cold_boost_k * min(1.0, max(0.0, share))
+
+    def _reserve_short(self, obs: Observation) -> bool:
+        """Does the finishing tank hold less water at the setpoint than the next hour should draw?"""
+        ready = self.m.estimate(self.m.finishing_tank, obs.sensors_c, obs.cold_water_c)
+        if ready is None:
+            return True
+        need_kwh = self.forecast.expected_kwh(obs.local_weekday, obs.local_minute, 60.0)
+        need_l = need_kwh * J_PER_KWH / (HEAT_CAPACITY_J_PER_L_K * max(self.c_setpoint - obs.cold_water_c, 1.0))
+        return ready.usable_volume_l < need_l * (1.0 + self.c.draw_margin)
 
     def _peak_ahead(self, obs: Observation) -> bool:
         """Does the forecast expect the next hour to draw clearly more than an average hour?"""
