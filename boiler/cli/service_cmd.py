@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 import tempfile
@@ -39,8 +40,18 @@ def setup_logging(level: str = "INFO") -> None:
     import pyasic  # noqa: F401 - pyasic configures the root logger on import; configure after it
 
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("level=%(levelname)s logger=%(name)s %(message)s"))
+    fmt = "level=%(levelname)s logger=%(name)s %(message)s"
+    if os.environ.get("JOURNAL_STREAM"):  # under systemd: a syslog priority prefix gives journald real levels
+        fmt = "<%(syslog_priority)s>" + fmt
+        handler.addFilter(_syslog_priority)
+    handler.setFormatter(logging.Formatter(fmt))
     logging.basicConfig(level=level, handlers=[handler], force=True)
+
+
+def _syslog_priority(record: logging.LogRecord) -> bool:
+    record.syslog_priority = 3 if record.levelno >= logging.ERROR else 4 if record.levelno >= logging.WARNING \
+        else 6 if record.levelno >= logging.INFO else 7
+    return True
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:

@@ -22,6 +22,8 @@ class Overrides:
 
     mode: Mode = "auto"
     outlet_setpoint_c: float | None = None
+    #: Lowest temperature the gas keeps its zone of the tank at (a floor on the gas setpoint).
+    tank_setpoint_c: float | None = None
     items: dict[str, tuple[float | bool, float | None]] = field(default_factory=dict)
 
     def set_mode(self, mode: Mode) -> None:
@@ -42,11 +44,13 @@ class Overrides:
 
     def to_state(self) -> dict[str, Any]:
         return {"mode": self.mode, "outlet_setpoint_c": self.outlet_setpoint_c,
+                "tank_setpoint_c": self.tank_setpoint_c,
                 "items": {k: list(v) for k, v in self.items.items()}}
 
     @staticmethod
     def from_state(data: dict[str, Any]) -> Overrides:
         return Overrides(mode=data.get("mode", "auto"), outlet_setpoint_c=data.get("outlet_setpoint_c"),
+                         tank_setpoint_c=data.get("tank_setpoint_c"),
                          items={k: (v[0], v[1]) for k, v in data.get("items", {}).items()})
 
 
@@ -75,6 +79,9 @@ class OverrideLayer:
         if o.outlet_setpoint_c is not None:
             d = replace(d, gas_setpoint_c=d.gas_setpoint_c + o.outlet_setpoint_c - self.configured_setpoint_c)
             tags.append("setpoint")
+        if o.tank_setpoint_c is not None and d.gas_enable and d.gas_setpoint_c < o.tank_setpoint_c:
+            d = replace(d, gas_setpoint_c=o.tank_setpoint_c)
+            tags.append("tank_setpoint")
         if o.mode == "off":
             d = replace(d, miner_power_w=0.0, charge_pump=False, dump_heat=False)
             tags.append("mode_off")

@@ -51,9 +51,18 @@ async def run_demo(cfg: PlantConfig, opts: DemoOptions, scenario: str,
     cfg.service.tick_s = opts.tick_s
     cfg.service.state_path = opts.state_path
     days = opts.horizon_days if opts.duration_s is None else opts.duration_s / S_PER_DAY + 1.0
-    clock = PacedClock(local_midnight_s(cfg, opts.start), opts.speed)
+    # A demo resumed on an existing state file carries on where that run stopped: the clock starts
+    # at its last tick, and the plant (whose state is not stored) is run up to it without booking.
+    t0 = local_midnight_s(cfg, opts.start)
+    with PlantStore(opts.state_path) as previous:
+        last_tick_s = previous.state("last_tick_s")
+    begin_s = max(t0, last_tick_s or t0)
+    days += (begin_s - t0) / S_PER_DAY
+    clock = PacedClock(begin_s, opts.speed)
     fleet = emulated_fleet(cfg, opts.first_ip, clock)
     plant = build_plant(cfg, opts.start, days, opts.seed, live_physics(cfg, fleet))
+    while plant.now_s + plant.step_s <= begin_s:
+        plant.step()
     e0 = plant.energy_j()
     min_outlet = min_loop_return = math.inf
 
@@ -92,11 +101,14 @@ async def run_demo(cfg: PlantConfig, opts: DemoOptions, scenario: str,
             if devices is not None:
                 await devices.stop()
     totals = _sum(rows)
+    # The summary's physical keys come from the simulated plant in this run (over MQTT the ledger
+    # books what meters measure, without tank or loop losses; a resumed state file holds earlier
+    # runs too); the money comes from the ledger in the state file.
     if devices is not None:
-        # Over MQTT the ledger books what meters measure (no tank or loop losses); the summary's
-        # physical keys come from the simulated plant itself, the money from the ledger.
         min_outlet = devices.min_outlet_c
         totals.update(_physical_kwh(devices.flows))
+    else:
+        totals.update(_physical_kwh(io.total))
     stored_kwh = (plant.energy_j() - e0) / J_PER_KWH
     hygiene = service.checker.summary()
     summary: dict[str, Any] = {

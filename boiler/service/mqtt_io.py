@@ -56,7 +56,7 @@ class MqttPlantIO:
         self._tank_keys = {f"{t.name}.{s.name}": tank_sensor_name(t.name, s.name) for t in cfg.tanks
                            for s in t.sensors}
         configured = {s.name for s in (cfg.mqtt.sensors if cfg.mqtt else [])}
-        self._actuators = {a.name for a in (cfg.mqtt.actuators if cfg.mqtt else [])}
+        self._actuators = {a.name: a for a in (cfg.mqtt.actuators if cfg.mqtt else [])}
         self._configured = configured
         self._last_meter: dict[str, float] = {}
         self._efficiency = cfg.gas_boiler.efficiency_pci if cfg.gas_boiler else 0.92
@@ -119,8 +119,21 @@ class MqttPlantIO:
             "destratify_pump": commands.destratify,
         }
         for name, value in wanted.items():
-            if name in self._actuators:
-                self.link.set_actuator(name, value)
+            config = self._actuators.get(name)
+            if config is None:
+                continue
+            if isinstance(value, bool) and not config.is_bool:
+                # An on/off order to a variable device (pump speed, valve): its range's ends.
+                low, high = config.value_range or (0.0, 100.0)
+                value = high if value else low
+            self.link.set_actuator(name, value)
+
+    def snapshot(self) -> dict[str, float]:
+        """Last meter readings, so energy metered while the service was down is booked after a restart."""
+        return dict(self._last_meter)
+
+    def restore(self, state: dict[str, float]) -> None:
+        self._last_meter.update(state)
 
 
 def device_mqtt_config(cfg: PlantConfig, base: MqttConfig) -> MqttConfig:

@@ -67,12 +67,15 @@ class SimulatedPlantIO:
     def __init__(self, plant: SimulatedPlant, on_read: Callable[[PlantReading], None] | None = None) -> None:
         self.plant = plant
         self.on_read = on_read
+        #: Everything the plant exchanged since this object was made (this run's truth).
+        self.total = EnergyFlows()
 
     async def read(self, now_s: float) -> PlantReading:
         plant = self.plant
         total = EnergyFlows()
         while plant.now_s + plant.step_s <= now_s + 1e-6:
             add_flows(total, plant.step())
+        add_flows(self.total, total)
         reading = PlantReading(
             at_s=plant.now_s,
             sensors_c=dict(plant.sensor_values()),

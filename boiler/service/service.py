@@ -100,11 +100,15 @@ class PlantService:
         self.status = ServiceStatus(totals=_sum_rows(store.ledger_rows()))
         self._events_stored = 0
         self._last_tick_s: float | None = store.state("last_tick_s")
+        io_state = store.state("plant_io")
+        if io_state and hasattr(io, "restore"):
+            io.restore(io_state)
         self._hashprice_net = cfg.mining.hashprice.gross_eur_per_ph_day() * (1 - cfg.mining.pool_fee)
 
     # -- the loop ----------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event, duration_s: float | None = None) -> None:
         start = self.clock.now_s()
+        # Ticks fall on multiples of tick_s, so ledger rows keep to whole hours across restarts.
         next_tick = start
         notify("READY=1", f"STATUS=controlling site {self.site}")
         log.info("service_started site=%s tick_s=%g strategy=%s", self.site, self.tick_s,
@@ -113,7 +117,7 @@ class PlantService:
             while not stop.is_set():
                 await self.tick()
                 notify("WATCHDOG=1")
-                next_tick += self.tick_s
+                next_tick = (math.floor(next_tick / self.tick_s) + 1) * self.tick_s
                 if duration_s is not None and next_tick - start > duration_s + 1e-6:
                     break
                 sleeper = asyncio.create_task(self.clock.sleep_until(next_tick))
@@ -203,6 +207,7 @@ class PlantService:
             "hygiene_last_pass_s": {t.name: self.checker.last_cycle_pass_s(t.name) for t in self.cfg.tanks},
             "overrides": self.overrides.to_state(),
             "last_tick_s": now,
+            "plant_io": self.io.snapshot() if hasattr(self.io, "snapshot") else None,
         }
 
     def _local(self, now_s: float) -> tuple[int, int, int]:
@@ -218,6 +223,8 @@ class PlantService:
                 self.overrides.set_mode(cmd.mode)
             elif cmd.kind == "setpoint" and cmd.target == "outlet_c":
                 self.overrides.outlet_setpoint_c = cmd.value_c
+            elif cmd.kind == "setpoint" and cmd.target == "tank_c":
+                self.overrides.tank_setpoint_c = cmd.value_c
             elif cmd.kind == "override":
                 until = cmd.expires_at.timestamp() if cmd.expires_at is not None else None
                 self.overrides.set_item(cmd.item, cmd.value, until)
@@ -249,7 +256,7 @@ class PlantService:
             state["override/miner_power_w"] = None if power is None else float(power)
             for item in ("gas_enable", "charging_pump"):
                 state[f"override/{item}"] = "auto" if item not in active else "on" if active[item] else "off"
-            state["setpoint/tank_c"] = None  # no strategy holds a tank setpoint (yet)
+            state["setpoint/tank_c"] = self.overrides.tank_setpoint_c
             try:
                 self.mqtt.publish_state(state)
             except (KeyError, ValueError) as exc:
@@ -290,6 +297,7 @@ class PlantService:
 
     async def shutdown(self) -> None:
         """Leave the plant as configured, record a last snapshot, flush what is queued."""
+        notify("STOPPING=1")
         on_exit = self.cfg.service.on_exit
         names = [m.name for m in self.cfg.miners]
         if names and on_exit != "keep":
@@ -309,7 +317,6 @@ class PlantService:
                 log.warning("shutdown_mqtt_failed error=%s", exc)
         if self.telemetry is not None:
             await self.telemetry.flush(self.cfg.service.miner_timeout_s)
-        notify("STOPPING=1")
         log.info("service_stopped site=%s ticks=%d", self.site, self.status.ticks)
 
 
