@@ -244,7 +244,7 @@ class MpcConfig(_Strict):
     gas_margin_k: float = Field(0.0, ge=-2, le=10, description="Gas aquastat this far above setpoint + hysteresis.")
     peak_boost_k: float = Field(1.0, ge=0, le=10, description="Extra gas setpoint before a forecast peak hour.")
     cold_boost_k: float = Field(
-        2.0, ge=0, le=10, description="Extra gas setpoint when the pre-heat volume is as cold as the mains."
+        8.0, ge=0, le=20, description="Extra gas setpoint when the pre-heat volume is as cold as the mains."
     )
     peak_factor: float = Field(1.5, ge=1, le=10, description="A peak hour draws this many times the mean hour.")
     change_min_w: float = Field(1000.0, ge=0, description="Move the fleet target only by at least this much.")

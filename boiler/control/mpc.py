@@ -345,15 +345,17 @@ class MpcStrategy:
         return wanted
 
     def _cold_boost_k(self, obs: Observation) -> float:
-        """More gas margin the colder the pre-heat volume: the water rising into the gas zone during a
-        peak then needs more lift than the boiler's full power gives, and the zone's own excess over
-        the setpoint has to bridge the difference."""
+        """More gas margin when the pre-heat volume is cold (miners idle): the water rising into the gas
+        zone during a peak then needs more lift than the boiler's full power gives, and the zone's own
+        excess over the setpoint has to bridge the difference. Nothing while the pre-heat volume is
+        above half-way from the mains to θ; `cold_boost_k` when it is at the mains."""
         state = store_state_kwh(self.m, obs.sensors_c, self.zone_tank, self.zone, self.outlet_target_c)
         if state is None:
             return self.c.cold_boost_k
         t_pre = state[0] / self.pre_cap_kwh_per_k
         cold = obs.cold_water_c
-        share = (self.theta_c - t_pre) / max(self.theta_c - cold, 1.0)
+        half = (self.theta_c + cold) / 2.0
+        share = (half - t_pre) / max(half - cold, 1.0)
         return self.c.cold_boost_k * min(1.0, max(0.0, share))
 
     def _reserve_short(self, obs: Observation) -> bool:
