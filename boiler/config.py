@@ -202,6 +202,10 @@ class RuleStrategyConfig(_Strict):
     wake_after_s: float = Field(900.0, ge=0, description="Room for the miners must last this long to wake them.")
     gas_margin_k: float = Field(2.0, ge=0, description="Gas keeps the outlet zone this far above the setpoint.")
     peak_boost_k: float = Field(1.0, ge=0, description="Extra gas setpoint during the peak hours below.")
+    cold_boost_k: float = Field(
+        8.0, ge=0, description="Extra gas setpoint when the store's base is at mains temperature (scaled down "
+        "to 0 at half-way to the setpoint)."
+    )
     peak_hours: list[tuple[time, time]] = Field(
         default_factory=lambda: [(time(6, 30), time(9, 0)), (time(18, 0), time(22, 0))]
     )

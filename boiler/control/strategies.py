@@ -140,6 +140,15 @@ class RuleStrategy:
         if in_any(obs.local_minute, self.r.peak_hours):
             gas_setpoint += self.r.peak_boost_k
             reasons.append("peak")
+        # A cold store below the gas zone (miners idle or outrun) sends colder water up into it during a
+        # peak than the burner can lift at full power: keep the zone hotter, in proportion.
+        base = obs.sensors_c.get(self.m.charge_bottom_sensor)
+        if base is not None and self.r.cold_boost_k > 0:
+            half = (self.c.setpoint_c + obs.cold_water_c) / 2.0
+            share = (half - base) / max(half - obs.cold_water_c, 1.0)
+            if share > 0:
+                gas_setpoint += self.r.cold_boost_k * min(1.0, share)
+                reasons.append("cold_store")
         # Hot water ready to serve: if the finishing tank holds less than the reserve at the
         # setpoint, let the gas catch up now rather than at the next draw.
         ready = self.m.estimate(self.m.finishing_tank, obs.sensors_c, obs.cold_water_c)
