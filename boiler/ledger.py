@@ -150,18 +150,7 @@ class Ledger:
         self._open = _Accumulator(**snapshot)
 
     def totals(self) -> LedgerRow:
-        total = LedgerRow()
-        if not self.rows:
-            return total
-        total.start_s = self.rows[0].start_s
-        total.end_s = self.rows[-1].end_s
-        for name in _SUMMED:
-            setattr(total, name, sum(getattr(r, name) for r in self.rows))
-        span = total.end_s - total.start_s
-        total.hashrate_ths_mean = (
-            sum(r.hashrate_ths_mean * (r.end_s - r.start_s) for r in self.rows) / span if span > 0 else 0.0
-        )
-        return total
+        return sum_rows(self.rows)
 
 
 @dataclass(slots=True)
@@ -180,3 +169,23 @@ class _Accumulator:
     dhw_volume_below_l: float = 0.0
     tank_loss_j: float = 0.0
     loop_loss_j: float = 0.0
+
+
+def add_row(total: LedgerRow, row: LedgerRow) -> None:
+    """Add `row` into the running `total` (the hashrate stays a time-weighted mean)."""
+    span = total.end_s - total.start_s if total.end_s else 0.0
+    row_s = row.end_s - row.start_s
+    if not total.end_s:
+        total.start_s = row.start_s
+    for name in _SUMMED:
+        setattr(total, name, getattr(total, name) + getattr(row, name))
+    if span + row_s > 0:
+        total.hashrate_ths_mean = (total.hashrate_ths_mean * span + row.hashrate_ths_mean * row_s) / (span + row_s)
+    total.end_s = row.end_s
+
+
+def sum_rows(rows: list[LedgerRow]) -> LedgerRow:
+    total = LedgerRow()
+    for row in rows:
+        add_row(total, row)
+    return total

@@ -13,13 +13,14 @@ import asyncio
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from boiler.config import PlantConfig
 from boiler.hil import emulated_fleet, live_physics
+from boiler.ledger import sum_rows
 from boiler.service.clock import PacedClock
 from boiler.service.mqtt_io import MqttPlantIO, SimulatedDevices, device_mqtt_config
 from boiler.service.plant_io import PlantReading, SimulatedPlantIO
@@ -100,7 +101,7 @@ async def run_demo(cfg: PlantConfig, opts: DemoOptions, scenario: str,
         finally:
             if devices is not None:
                 await devices.stop()
-    totals = _sum(rows)
+    totals = asdict(sum_rows(rows))
     # The summary's physical keys come from the simulated plant in this run (over MQTT the ledger
     # books what meters measure, without tank or loop losses; a resumed state file holds earlier
     # runs too); the money comes from the ledger in the state file.
@@ -162,13 +163,6 @@ def _physical_kwh(f: Any) -> dict[str, float]:
 
 def _share(a: float, b: float) -> float:
     return a / (a + b) if a + b > 0 else 0.0
-
-
-def _sum(rows: list[Any]) -> dict[str, float]:
-    keys = ("dhw_volume_l", "dhw_heat_kwh", "dhw_volume_below_setpoint_l", "heat_from_miners_kwh",
-            "heat_from_gas_kwh", "heat_dumped_kwh", "electricity_kwh", "gas_fuel_kwh", "tank_losses_kwh",
-            "loop_losses_kwh", "mining_revenue_eur", "electricity_cost_eur", "gas_cost_eur", "btc_mined", "co2_kg")
-    return {k: sum(getattr(r, k) for r in rows) for k in keys}
 
 
 def _driver_configs(cfg: PlantConfig, fleet: Any) -> list[Any]:

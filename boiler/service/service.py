@@ -20,7 +20,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,7 +31,7 @@ from boiler.control.overrides import Overrides
 from boiler.control.plant_model import PlantModel
 from boiler.control.types import Commands, Decision, MinerReading, Observation
 from boiler.hygiene import HygieneChecker
-from boiler.ledger import Ledger, LedgerRow
+from boiler.ledger import Ledger, LedgerRow, add_row, sum_rows
 from boiler.service.clock import Clock
 from boiler.service.notify import notify
 from boiler.service.plant_io import PlantIO, PlantReading
@@ -97,7 +97,7 @@ class PlantService:
         if snapshot is not None:
             self.ledger.restore(snapshot)
         self.controller.restore_budget(store.state("miner_budget", {}) or {}, self._local(now)[2])
-        self.status = ServiceStatus(totals=_sum_rows(store.ledger_rows()))
+        self.status = ServiceStatus(totals=sum_rows(store.ledger_rows()))
         self._events_stored = 0
         self._last_tick_s: float | None = store.state("last_tick_s")
         io_state = store.state("plant_io")
@@ -166,7 +166,7 @@ class PlantService:
 
         s = self.status
         for row in closed:
-            _add_row(s.totals, row)
+            add_row(s.totals, row)
         s.now_s, s.reading, s.miners, s.decision, s.commands = now, reading, miners, decision, commands
         s.ticks += 1
         s.safe_state = commands.reason.startswith("safe:")
@@ -325,29 +325,9 @@ def _event_row(ev: Any) -> dict[str, Any]:
             "extreme_c": ev.extreme_c, "violation": ev.violation, "detail": ev.detail}
 
 
-def _sum_rows(rows: list[LedgerRow]) -> LedgerRow:
-    total = LedgerRow()
-    for row in rows:
-        _add_row(total, row)
-    return total
-
-
-_ADDED = ("electricity_kwh", "electricity_cost_eur", "mining_revenue_eur", "btc_mined", "heat_from_miners_kwh",
-          "heat_from_gas_kwh", "heat_dumped_kwh", "gas_fuel_kwh", "gas_cost_eur", "dhw_heat_kwh", "dhw_demand_kwh",
-          "dhw_volume_l", "dhw_volume_below_setpoint_l", "tank_losses_kwh", "loop_losses_kwh", "co2_kg")
-
-
-def _add_row(total: LedgerRow, row: LedgerRow) -> None:
-    if total.start_s == 0.0:
-        total.start_s = row.start_s
-    total.end_s = row.end_s
-    for name in _ADDED:
-        setattr(total, name, getattr(total, name) + getattr(row, name))
-
-
 def _totals_with_open(closed: LedgerRow, ledger: Ledger) -> LedgerRow:
     """Closed rows plus the interval in progress, for live displays."""
-    total = LedgerRow(**{k: getattr(closed, k) for k in ("start_s", "end_s", *_ADDED)})
+    total = replace(closed)
     snap = ledger.snapshot()
     j = 3.6e6
     total.heat_from_miners_kwh += snap["miner_heat_j"] / j
