@@ -19,6 +19,7 @@ import numpy as np
 from boiler.config import CsvDrawsConfig, PlantConfig, SeasonalMainsConfig, StochasticDrawsConfig
 from boiler.control.controller import Controller
 from boiler.control.plant_model import PlantModel
+from boiler.control.strategies import RuleStrategy, Strategy, make_strategy
 from boiler.control.types import Commands, MinerReading, Observation
 from boiler.hygiene import HygieneChecker
 from boiler.ledger import EnergyFlows, Ledger, LedgerRow
@@ -166,7 +167,7 @@ class Simulation:
 
         self.plant = build_plant(cfg, start, days, seed, miners)
         self.model = PlantModel.from_config(cfg, self.plant.exchanger.ua_w_per_k)
-        self.controller = Controller(cfg, self.model, strategy)
+        self.controller = Controller(cfg, self.model, self._oracle() if strategy == "mpc_oracle" else strategy)
         self.checker = HygieneChecker(cfg.hygiene, {t.name: t.role for t in cfg.tanks})
         self.ledger = Ledger(self.start_s, cfg.mining, cfg.prices.gas, cfg.co2)
         self._clock = _LocalClock(tz)
@@ -195,6 +196,14 @@ class Simulation:
         # strategies that learn a draw forecast (mpc).
         self._dhw_heat_j = 0.0
         self._meter = getattr(self.controller.safety.strategy, "read_meter", None)
+
+    def _oracle(self) -> Strategy:
+        """`mpc_oracle`: the MPC told the plant's future draws (a yardstick, see control/mpc.py)."""
+        from boiler.control.mpc import PerfectForecastMpc
+
+        rule = make_strategy("rule", self.cfg, self.model)
+        assert isinstance(rule, RuleStrategy)
+        return PerfectForecastMpc(self.cfg, self.model, rule, self.plant.draw_heat_j, self.start_s, self.step_s)
 
     @property
     def done(self) -> bool:

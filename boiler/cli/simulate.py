@@ -48,7 +48,9 @@ def simulate(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="Plant config YAML file.")] = None,
     days: Annotated[float, typer.Option("--days", "-d", help="Simulated days.", min=0.01, max=3660)] = 7.0,
     start: Annotated[str | None, typer.Option("--start", help="First day, YYYY-MM-DD (local midnight).")] = None,
-    strategy: Annotated[str | None, typer.Option("--strategy", help="rule or thermostat; default from config.")] = None,
+    strategy: Annotated[str | None, typer.Option(
+        "--strategy", help="rule, thermostat, mpc; optimum, mpc_oracle: yardsticks; default from config."
+    )] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the stochastic draw profile.")] = 1,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the summary as JSON here.")] = None,
     plot_path: Annotated[Path | None, typer.Option("--plot", help="Write a PNG plot here.")] = None,

@@ -16,11 +16,13 @@ from miners.allocation import FleetMember, allocate, commit, start_new_day
 
 
 class Controller:
-    def __init__(self, cfg: PlantConfig, model: PlantModel, strategy: str | None = None,
+    def __init__(self, cfg: PlantConfig, model: PlantModel, strategy: str | Strategy | None = None,
                  overrides: Overrides | None = None) -> None:
+        """`strategy`: a name (default: the config's) or a strategy built by the caller."""
         self.cfg = cfg
         self.model = model
-        inner: Strategy = make_strategy(strategy or cfg.control.strategy, cfg, model)
+        inner: Strategy = (strategy if strategy is not None and not isinstance(strategy, str)
+                           else make_strategy(strategy or cfg.control.strategy, cfg, model))
         hyst = cfg.gas_boiler.hysteresis_k if cfg.gas_boiler else 2.0
         if overrides is not None:  # operators' commands sit inside the safety layer, never outside it
             inner = OverrideLayer(inner, overrides, cfg.control.setpoint_c, cfg.control.legionella_target_c + hyst)

@@ -26,7 +26,7 @@ from boiler.config import MpcConfig, PlantConfig
 from boiler.control.forecast import MINUTES_PER_DAY, DrawForecast
 from boiler.control.lp_store import MinerLp, StoreLp, StorePlan, solve_store
 from boiler.control.plant_model import PlantModel
-from boiler.control.strategies import RuleStrategy
+from boiler.control.strategies import RuleStrategy, charging_decision
 from boiler.control.types import Decision, Observation
 from miners.catalogue import MinerSpec
 from tank.loop import RecirculationLoop
@@ -152,6 +152,17 @@ class MpcStrategy:
     def c_setpoint(self) -> float:
         return self.cfg.control.setpoint_c
 
+    # -- the draws ahead ----------------------------------------------------------------------
+    def forecast_ready(self) -> bool:
+        """Has the forecast seen a whole day? Until then the rule strategy decides."""
+        return self.forecast.samples >= self.forecast.bins
+
+    def expected_draw_kwh(self, now_s: float, obs: Observation, ahead_s: float, span_s: float) -> float:
+        """Draw heat expected from `ahead_s` after now over `span_s`, from the learned forecast."""
+        offset = ahead_s / 60.0 + obs.local_minute
+        weekday = (obs.local_weekday + int(offset // MINUTES_PER_DAY)) % 7
+        return self.forecast.expected_kwh(weekday, offset % MINUTES_PER_DAY, span_s / 60.0)
+
     # -- the plan ---------------------------------------------------------------------------
     def _edges_s(self, now_s: float, local_minute: int) -> np.ndarray:
         """Slot edges from now: `fine_slots` replan periods, then `slot_s` slots aligned to the local
@@ -186,8 +197,7 @@ class MpcStrategy:
             offset = (a - now_s) / 60.0 + obs.local_minute
             minutes = offset + np.arange(0.0, (b - a) / 60.0, 5.0)
             price[i] = float(np.mean([tariff.price(int(mm) % MINUTES_PER_DAY) for mm in minutes]))
-            weekday = (obs.local_weekday + int(offset // MINUTES_PER_DAY)) % 7
-            draws[i] = self.forecast.expected_kwh(weekday, offset % MINUTES_PER_DAY, (b - a) / 60.0)
+            draws[i] = self.expected_draw_kwh(now_s, obs, a - now_s, b - a)
         draws *= 1.0 + self.c.draw_margin
         cold = obs.cold_water_c
         c_pre = self.pre_cap_kwh_per_k
@@ -295,7 +305,7 @@ class MpcStrategy:
             self.forecast.record(obs.local_weekday, obs.local_minute, self._meter_kwh)
         shadow = self.rule.decide(now_s, obs)  # keeps the rule warm; the fallback decision
         absorbable = self.rule.absorbable_w(now_s, obs) if self.m.fleet_max_w > 0 else 0.0
-        if self.forecast.samples < self.forecast.bins:
+        if not self.forecast_ready():
             return _tagged(shadow, "learning")
         if now_s >= self._next_replan_s:
             self._replan(now_s, obs, absorbable)
@@ -309,21 +319,13 @@ class MpcStrategy:
         target = self._fleet_target(power_w, absorbable, dump)
         reasons = ["mpc", "dump" if dump else "absorb" if target > 0 else "miners_off"]
         gas_sp = self.c_setpoint + self.gas_hysteresis_k + self.c.gas_margin_k + self._cold_boost_k(obs)
-        if self._peak_ahead(obs):
+        if self._peak_ahead(now_s, obs):
             gas_sp += self.c.peak_boost_k
             reasons.append("peak")
-        elif self._reserve_short(obs):
+        elif self._reserve_short(now_s, obs):
             gas_sp += self.c.peak_boost_k
             reasons.append("reserve_low")
-        running = any(r.limit_w is not None and r.power_w > 100.0 for r in obs.miners)
-        return Decision(
-            miner_power_w=target,
-            charge_pump=target > 0 or running,
-            gas_enable=self.m.has_gas,
-            gas_setpoint_c=gas_sp,
-            dump_heat=dump,
-            reason=":".join(reasons),
-        )
+        return charging_decision(self.m, obs, target, gas_sp, dump, reasons)
 
     def _fleet_target(self, power_w: float, absorbable_w: float, dump: bool) -> float:
         """The plan's power as a fleet target the miners can hold: at least the smallest minimum or
@@ -358,21 +360,21 @@ class MpcStrategy:
         share = (half - t_pre) / max(half - cold, 1.0)
         return self.c.cold_boost_k * min(1.0, max(0.0, share))
 
-    def _reserve_short(self, obs: Observation) -> bool:
+    def _reserve_short(self, now_s: float, obs: Observation) -> bool:
         """Does the finishing tank hold less water at the setpoint than the next hour should draw?"""
         ready = self.m.estimate(self.m.finishing_tank, obs.sensors_c, obs.cold_water_c)
         if ready is None:
             return True
-        need_kwh = self.forecast.expected_kwh(obs.local_weekday, obs.local_minute, 60.0)
+        need_kwh = self.expected_draw_kwh(now_s, obs, 0.0, 3600.0)
         need_l = need_kwh * J_PER_KWH / (HEAT_CAPACITY_J_PER_L_K * max(self.c_setpoint - obs.cold_water_c, 1.0))
         return ready.usable_volume_l < need_l * (1.0 + self.c.draw_margin)
 
-    def _peak_ahead(self, obs: Observation) -> bool:
+    def _peak_ahead(self, now_s: float, obs: Observation) -> bool:
         """Does the forecast expect the next hour to draw clearly more than an average hour?"""
         key = (obs.local_weekday, obs.local_minute // self.forecast.bin_minutes)
         if key != self._peak_key:
-            nxt = self.forecast.expected_kwh(obs.local_weekday, obs.local_minute, 60.0)
-            day = self.forecast.expected_kwh(obs.local_weekday, 0, MINUTES_PER_DAY) / 24.0
+            nxt = self.expected_draw_kwh(now_s, obs, 0.0, 3600.0)
+            day = self.expected_draw_kwh(now_s, obs, -60.0 * obs.local_minute, 86400.0) / 24.0
             self._peak_key, self._peak = key, day > 0 and nxt > self.c.peak_factor * day
         return self._peak
 
@@ -382,3 +384,36 @@ def _tagged(d: Decision, why: str) -> Decision:
 
     return replace(d, reason=f"rule[{why}]:{d.reason}")
 
+
+
+class PerfectForecastMpc(MpcStrategy):
+    """`mpc_oracle`: the same MPC told every future draw exactly. A benchmark yardstick, never a
+    controller: it reads the simulator's future. Against `mpc` it measures what the learned
+    forecast costs; every other knob (margins included) is the same."""
+
+    name = "mpc_oracle"
+
+    def __init__(self, cfg: PlantConfig, model: PlantModel, rule: RuleStrategy, draw_heat_j: list[float],
+                 start_s: float, step_s: float) -> None:
+        super().__init__(cfg, model, rule)
+        self._start_s = start_s
+        self._step_s = step_s
+        self._cum_kwh = np.concatenate([[0.0], np.cumsum(np.asarray(draw_heat_j, dtype=float))]) / J_PER_KWH
+
+    def forecast_ready(self) -> bool:
+        return True
+
+    def _drawn_until_kwh(self, t_s: float) -> float:
+        """Draw heat from the start to `t_s`, steps pro rata; nothing is drawn past the data."""
+        x = (t_s - self._start_s) / self._step_s
+        n = self._cum_kwh.size - 1
+        if x <= 0.0:
+            return 0.0
+        if x >= n:
+            return float(self._cum_kwh[n])
+        k = int(x)
+        return float(self._cum_kwh[k] + (x - k) * (self._cum_kwh[k + 1] - self._cum_kwh[k]))
+
+    def expected_draw_kwh(self, now_s: float, obs: Observation, ahead_s: float, span_s: float) -> float:
+        a = now_s + ahead_s
+        return self._drawn_until_kwh(a + span_s) - self._drawn_until_kwh(a)

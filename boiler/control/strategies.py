@@ -155,15 +155,22 @@ class RuleStrategy:
         if ready is not None and ready.usable_volume_l < self.r.reserve_volume_l:
             gas_setpoint += self.r.peak_boost_k
             reasons.append("reserve_low")
-        running = any(r.limit_w is not None and r.power_w > 100.0 for r in obs.miners)
-        return Decision(
-            miner_power_w=target_w,
-            charge_pump=target_w > 0 or running,
-            gas_enable=self.m.has_gas,
-            gas_setpoint_c=gas_setpoint,
-            dump_heat=dump,
-            reason=":".join(reasons),
-        )
+        return charging_decision(self.m, obs, target_w, gas_setpoint, dump, reasons)
+
+
+def charging_decision(model: PlantModel, obs: Observation, target_w: float, gas_setpoint_c: float, dump: bool,
+                      reasons: list[str]) -> Decision:
+    """A decision of the charging strategies (rule, mpc): the charging pump runs while any miner still
+    hashes (its heat must go somewhere, even as it winds down); gas stays enabled on its aquastat."""
+    running = any(r.limit_w is not None and r.power_w > 100.0 for r in obs.miners)
+    return Decision(
+        miner_power_w=target_w,
+        charge_pump=target_w > 0 or running,
+        gas_enable=model.has_gas,
+        gas_setpoint_c=gas_setpoint_c,
+        dump_heat=dump,
+        reason=":".join(reasons),
+    )
 
 
 class ThermostatStrategy:
@@ -201,7 +208,7 @@ class ThermostatStrategy:
 
 # task G: "mpc" (boiler/control/mpc.py) and "optimum", the perfect-foresight yardstick that
 # run_simulation solves instead of running the loop (boiler/control/optimum.py).
-STRATEGIES = ("rule", "thermostat", "mpc", "optimum")
+STRATEGIES = ("rule", "thermostat", "mpc", "optimum", "mpc_oracle")
 
 
 def make_strategy(name: str, cfg: PlantConfig, model: PlantModel) -> Strategy:
@@ -218,4 +225,6 @@ def make_strategy(name: str, cfg: PlantConfig, model: PlantModel) -> Strategy:
         return ThermostatStrategy(model, cfg.control, cfg.charge_tank.name)
     if name == "optimum":  # task G
         raise ValueError("'optimum' is a benchmark bound, not a controller: run_simulation solves it instead")
+    if name == "mpc_oracle":
+        raise ValueError("'mpc_oracle' reads the simulator's future: only the simulator can build it")
     raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")

@@ -117,6 +117,11 @@ class SimulatedPlant:
 
     # -- state ------------------------------------------------------------------------------
     @property
+    def draw_heat_j(self) -> list[float]:
+        """Heat asked at the taps in every step from the start (the simulator's future: yardsticks only)."""
+        return self._draw_heat
+
+    @property
     def outlet_c(self) -> float:
         return self._last.tank.top_c
 

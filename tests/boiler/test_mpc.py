@@ -131,3 +131,34 @@ def test_mpc_stays_within_the_change_budget(mpc_week) -> None:
     for name, n in mpc_week.limit_changes_by_miner.items():
         assert n <= policy.max_changes_per_day * 7, name
     assert mpc_week.summary["power_limit_changes"] / 2 / 7 <= 24
+
+
+def test_the_oracle_mpc_knows_the_future_draws_exactly() -> None:
+    """`mpc_oracle` (a yardstick) is told the plant's own future: its expected draw heat over any span is
+    the plant's demand over that span, pro rata within a step, and it plans from the first tick."""
+    sim = Simulation(scenarios.load("residence-48"), 2, WINTER, strategy="mpc_oracle", seed=3)
+    oracle = sim.controller.safety.strategy
+    assert oracle.name == "mpc_oracle" and isinstance(oracle, MpcStrategy)
+    heat_kwh = np.asarray(sim.plant.draw_heat_j) / 3.6e6
+    obs = sim.observe()
+    step = sim.step_s
+    assert oracle.expected_draw_kwh(sim.start_s, obs, 0.0, DAY_S) == pytest.approx(heat_kwh[:720].sum())
+    assert oracle.expected_draw_kwh(sim.start_s, obs, 10 * step, 5 * step) == pytest.approx(heat_kwh[10:15].sum())
+    half = oracle.expected_draw_kwh(sim.start_s, obs, 10.5 * step, 0.5 * step)
+    assert half == pytest.approx(0.5 * heat_kwh[10])
+    assert oracle.expected_draw_kwh(sim.start_s, obs, 3 * DAY_S, DAY_S) == 0.0  # past the data: nothing
+    decisions = _drive(sim, until_s=3600.0)
+    assert all(r[-1].startswith("mpc") for r in decisions)  # no learning day: the plan decides at once
+
+
+def test_the_oracle_is_not_a_controller() -> None:
+    """Only the simulator can build it; a config or the service cannot ask for it."""
+    from boiler.control.plant_model import PlantModel
+    from boiler.control.strategies import make_strategy
+
+    cfg = scenarios.load("residence-48")
+    with pytest.raises(ValueError, match="simulator's future"):
+        make_strategy("mpc_oracle", cfg, PlantModel.from_config(cfg, 1000.0))
+    with pytest.raises(ValueError):
+        cfg.model_copy(update={"control": cfg.control.model_validate({**cfg.control.model_dump(),
+                                                                       "strategy": "mpc_oracle"})})
