@@ -243,7 +243,7 @@ class MpcConfig(_Strict):
     fine_slots: int = Field(4, ge=1, le=24, description="Leading slots of one replan period each.")
     replan_s: float = Field(3600.0, ge=60, le=7200, description="Re-solve this often; follow the plan between.")
     time_limit_s: float = Field(2.0, gt=0, le=60, description="Solver time limit; past it, fall back to rule.")
-    draw_margin: float = Field(0.15, ge=0, le=2, description="Forecast draws are raised by this share.")
+    draw_margin: float = Field(0.05, ge=0, le=2, description="Forecast draws are raised by this share.")
     outlet_margin_k: float = Field(2.0, ge=0, le=10, description="Outlet above the setpoint the plan expects.")
     gas_margin_k: float = Field(0.0, ge=-2, le=10, description="Gas aquastat this far above setpoint + hysteresis.")
     peak_boost_k: float = Field(1.0, ge=0, le=10, description="Extra gas setpoint before a forecast peak hour.")
@@ -256,6 +256,9 @@ class MpcConfig(_Strict):
         5.0, ge=0, le=30, description="The plan takes the store's base this far below its pre-heat mean."
     )
     forecast_days: int = Field(28, ge=1, le=365, description="History the draw forecast keeps (days).")
+    learn_h: float = Field(
+        1.0, ge=0.25, le=168, description="History the forecast needs before the plan decides (rule until then)."
+    )
     co2_eur_per_kg: float = Field(0.0, ge=0, description="CO₂ price added to the plan's objective.")
 
 

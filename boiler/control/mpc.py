@@ -154,8 +154,10 @@ class MpcStrategy:
 
     # -- the draws ahead ----------------------------------------------------------------------
     def forecast_ready(self) -> bool:
-        """Has the forecast seen a whole day? Until then the rule strategy decides."""
-        return self.forecast.samples >= self.forecast.bins
+        """Has the forecast seen `learn_h` of history? Until then the rule strategy decides. Bins without
+        history yet fall back to the mean rate so far, so a young forecast plans on a flat draw profile —
+        still cheaper than the rule strategy (benchmarks/strategies.md)."""
+        return self.forecast.samples * self.forecast.bin_minutes >= self.c.learn_h * 60.0
 
     def expected_draw_kwh(self, now_s: float, obs: Observation, ahead_s: float, span_s: float) -> float:
         """Draw heat expected from `ahead_s` after now over `span_s`, from the learned forecast."""

@@ -162,3 +162,17 @@ def test_the_oracle_is_not_a_controller() -> None:
     with pytest.raises(ValueError):
         cfg.model_copy(update={"control": cfg.control.model_validate({**cfg.control.model_dump(),
                                                                        "strategy": "mpc_oracle"})})
+
+
+@pytest.mark.parametrize("learn_h", [1.0, 3.0])
+def test_the_rule_decides_until_the_forecast_has_learn_h_of_history(learn_h: float) -> None:
+    cfg = scenarios.load("residence-48")
+    cfg = cfg.model_copy(update={"control": cfg.control.model_copy(
+        update={"mpc": cfg.control.mpc.model_copy(update={"learn_h": learn_h})})})
+    decisions = _drive(Simulation(cfg, 0.5, WINTER, strategy="mpc"), until_s=learn_h * 3600.0 + 1800.0)
+    learning = [t for t, *_, reason in decisions if reason.startswith("rule[learning]")]
+    planned = [t for t, *_, reason in decisions if reason.startswith("mpc")]
+    assert learning and planned
+    # Bins close on the tick after their end: the plan decides from then on, never before.
+    assert max(learning) < min(planned)
+    assert learn_h * 3600.0 <= min(planned) <= learn_h * 3600.0 + 3 * cfg.control.period_s
