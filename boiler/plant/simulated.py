@@ -208,13 +208,25 @@ class SimulatedPlant:
         self.coolant_out_c = cs.inlet_c + (heat / self._c_hot if self._c_hot else 0.0)
 
         # Gas boiler on its coil. The coil heats the water around its lowest turn, which rises
-        # (buoyancy mixing spreads it through the zone above); it cannot heat past its flow temperature.
+        # (buoyancy mixing spreads it through the zone above); it cannot heat past its flow temperature:
+        # neither the water standing at the coil nor the water that flows past it during the step
+        # (a big draw renews the coil's node several times a step; that water can take the heat too).
+        # Draws enter every tank at its base and leave at its top, so they pass the coil wherever it is,
+        # arriving at the temperature below it; the loop's return may enter above the coil: not counted.
         gas_heat_w = 0.0
         if self.gas is not None:
             gu = self._gas_unit
             temps = gu.tank.temps_c
             gas_heat_w = self.gas.heat_w(now, cmd.gas_enable, cmd.gas_setpoint_c, float(temps[gu.aquastat_node]))
-            room_w = (self.gas.max_flow_c - float(temps[gu.coil_node])) * gu.tank.node_capacity_j_per_k / dt
+            coil = gu.coil_node
+            if coil < gu.bottom:
+                arriving_c = float(temps[coil + 1])
+            else:  # the coil's lowest turn in the base: the water arrives from upstream (or the mains)
+                i = self.units.index(gu)
+                arriving_c = self.units[i - 1].tank.top_c if i > 0 else cold_c
+            max_c = self.gas.max_flow_c
+            room_w = ((max_c - float(temps[coil])) * gu.tank.node_capacity_j_per_k / dt
+                      + q_draw * HEAT_CAPACITY_J_PER_L_K * max(max_c - arriving_c, 0.0))
             gas_heat_w = max(0.0, min(gas_heat_w, room_w))
         self.gas_power_w = gas_heat_w
 

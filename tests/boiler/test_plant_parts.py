@@ -117,3 +117,44 @@ def test_ledger_prices_each_step_and_closes_hourly_rows() -> None:
     assert total.net_cost_eur == pytest.approx(0.6 + 1.2 + 2.2 - 1.2)
     assert total.hashrate_ths_mean == pytest.approx(300.0)
     assert math.isclose(total.end_s - total.start_s, 7200.0)
+
+
+def _finishing_plant(draw_l_per_min: float, steps: int, finishing_c: float):
+    """residence-48-preheat with miners asleep, a constant draw at 45 °C from 10 °C mains."""
+    import numpy as np
+
+    from boiler import scenarios
+    from boiler.control.types import Commands
+    from boiler.plant.simulated import SimulatedPlant
+    from tank.draws import StepDraws
+    from tank.water import HEAT_CAPACITY_J_PER_L_K
+
+    cfg = scenarios.load("residence-48-preheat")
+    tanks = [t.model_copy(update={"initial_c": finishing_c}) if t.role == "finishing" else t for t in cfg.tanks]
+    cfg = cfg.model_copy(update={"tanks": tanks, "loop": None})
+    dt = cfg.simulation.step_s
+    heat = np.full(steps, draw_l_per_min / 60.0 * dt * HEAT_CAPACITY_J_PER_L_K * (45.0 - 10.0))
+    plant = SimulatedPlant(cfg, StepDraws(heat_j=heat, use_temp_c=np.full(steps, 45.0)), [10.0] * steps, 0.0)
+    plant.apply(Commands(miner_limits_w={m.name: None for m in plant.miners}, charge_pump=False, gas_enable=True,
+                         gas_setpoint_c=75.0, destratify=False, dry_cooler=False, reason="test"))
+    return plant
+
+
+def test_the_gas_coil_heats_the_water_flowing_past_it_not_only_its_node() -> None:
+    """A 120 kW boiler under a 70 L/min draw: the coil node (62.5 L) is renewed twice a step, so the
+    boiler's full output goes into the water (a cap on the standing node alone gave ~55–75 kW and let a
+    peak pull the outlet under 60 °C). Standing water near the flow temperature still caps it."""
+    plant = _finishing_plant(70.0, 4, 55.0)
+    out_w = plant.gas.output_w
+    node_only_w = (plant.gas.max_flow_c - 55.0) * plant._gas_unit.tank.node_capacity_j_per_k / plant.step_s
+    assert node_only_w < 0.6 * out_w  # the old cap would have bitten here
+    # Far below its aquastat (75 °C) the burner fires at full output, and all of it goes into the water.
+    heats = [plant.step().gas_heat_j / plant.step_s for _ in range(4)]
+    assert heats == pytest.approx([out_w] * 4)
+    assert max(max(plant._gas_unit.tank.temps_c), plant.outlet_c) <= plant.gas.max_flow_c + 1e-9
+
+    still = _finishing_plant(0.0, 3, 84.0)
+    room_w = (still.gas.max_flow_c - 84.0) * still._gas_unit.tank.node_capacity_j_per_k / still.step_s
+    f = still.step()
+    assert f.gas_heat_j / still.step_s == pytest.approx(min(room_w, still.gas.output_w)) or f.gas_heat_j == 0.0
+    assert f.gas_heat_j / still.step_s <= room_w + 1e-9
