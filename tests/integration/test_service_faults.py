@@ -112,7 +112,10 @@ async def test_broker_restart_safe_state_while_stale_then_recovery_and_state_rep
     safe = [t for t in rec.ticks if t.safe_state]
     assert safe, "the stale sensors never drove the safe state"
     assert down < safe[0].n <= bound
-    assert "sensor_fault" in safe[0].reason and "outlet" in safe[0].reason
+    # Every sensor goes stale; which ones are listed first depends on which reading last reached the
+    # broker before it stopped (the devices publish one after another), so only the set over the outage.
+    assert "sensor_fault" in safe[0].reason
+    assert any("outlet" in t.reason for t in safe)
     assert all(t.safe_state for t in rec.ticks[safe[0].n - 1 : up])  # held while the broker was away
     for t in safe:
         assert t.gas_enable and t.miner_power_w == SAFE_W
