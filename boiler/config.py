@@ -246,7 +246,7 @@ class MpcConfig(_Strict):
     draw_margin: float = Field(0.05, ge=0, le=2, description="Forecast draws are raised by this share.")
     outlet_margin_k: float = Field(2.0, ge=0, le=10, description="Outlet above the setpoint the plan expects.")
     gas_margin_k: float = Field(0.0, ge=-2, le=10, description="Gas aquastat this far above setpoint + hysteresis.")
-    peak_boost_k: float = Field(1.0, ge=0, le=10, description="Extra gas setpoint before a forecast peak hour.")
+    peak_boost_k: float = Field(2.0, ge=0, le=10, description="Extra gas setpoint before a forecast peak hour.")
     cold_boost_k: float = Field(
         8.0, ge=0, le=20, description="Extra gas setpoint when the pre-heat volume is as cold as the mains."
     )
