@@ -4,9 +4,10 @@ Each miner either sleeps or runs within its model's [min, max] power. The most e
 models (lowest nominal J/TH) are woken first and filled first. A change costs hashing time
 (some firmware restarts on every limit change), so a miner's limit moves only when the move
 exceeds the deadband, its previous change is older than the minimum interval, and it has
-changes left for the day; the day's last change is kept for a reduction. Emergency
-reductions (a target at or below zero, or `force=True` for a safety cut) lift those limits,
-for reductions only.
+changes left for the day; the day's last two changes are kept, one for a reduction and one for
+a sleep. Emergency reductions (a target at or below zero, or `force=True` for a safety cut) lift
+those limits, for reductions only; with the reserve, an emergency sleep stays within the day's
+budget (only a safety cut to a non-zero power followed by a sleep can exceed it).
 
 What holds for the result (checked by the tests), with `locked_w` the summed current limits of
 the available miners that may not even be reduced now (none when forced):
@@ -56,22 +57,28 @@ class FleetMember:
     changes_today: int = 0
 
     def may_change(self, now_s: float, policy: AllocationPolicy) -> bool:
-        """Any change is allowed now (the last change of the day is kept for a reduction)."""
+        """Any change is allowed now (the day's last two changes are kept for a reduction and a sleep)."""
         return self._interval_passed(now_s, policy) and self.changes_today < _increase_budget(policy)
 
     def may_reduce(self, now_s: float, policy: AllocationPolicy) -> bool:
-        """A reduction or sleep is allowed now without force."""
-        return self._interval_passed(now_s, policy) and self.changes_today < policy.max_changes_per_day
+        """A reduction or sleep is allowed now without force (the day's last change is kept for a sleep)."""
+        return self._interval_passed(now_s, policy) and self.changes_today < _reduce_budget(policy)
 
     def _interval_passed(self, now_s: float, policy: AllocationPolicy) -> bool:
         return now_s - self.last_change_s >= policy.min_change_interval_s
 
 
+def _reduce_budget(policy: AllocationPolicy) -> int:
+    # Keep the day's last change for putting the miner to sleep: an emergency (target 0) passes the
+    # budget, and without this reserve it would be the day's 25th change.
+    return policy.max_changes_per_day - (1 if policy.max_changes_per_day >= 2 else 0)
+
+
 def _increase_budget(policy: AllocationPolicy) -> int:
-    # Keep the day's last change for a reduction, so a miner never ends up stuck at high power
-    # with heat nobody needs until midnight (when the policy leaves room for it).
-    reserve = 1 if policy.max_changes_per_day >= 2 else 0
-    return policy.max_changes_per_day - reserve
+    # And the one before it for a reduction, so a miner never ends up stuck at high power with heat
+    # nobody needs until midnight (when the policy leaves room for it).
+    reduce = _reduce_budget(policy)
+    return reduce - (1 if reduce >= 2 else 0)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from boiler import scenarios
 from boiler.cli import app
-from boiler.simulation import SUMMARY_KEYS, SensorFault, run_simulation
+from boiler.simulation import SUMMARY_KEYS, SensorFault, Simulation, run_simulation
 
 WINTER = date(2026, 1, 5)
 SUMMER = date(2026, 7, 6)
@@ -43,6 +43,28 @@ def test_anti_chatter_budget_holds_in_the_loop(flagship_week) -> None:
     policy = scenarios.load("residence-48").control.allocation
     for name, n in flagship_week.limit_changes_by_miner.items():
         assert n <= policy.max_changes_per_day * 7, name
+
+
+@pytest.mark.parametrize(("scenario", "start"), [("residence-48", SUMMER), ("residence-48-hot", WINTER)])
+def test_no_miner_changes_more_than_the_daily_budget_on_any_day(scenario: str, start: date) -> None:
+    """Counted per local day, sleeps and wakes included: the rule strategy's summer week used to reach 25
+    (an emergency sleep after the day's reserved reduction)."""
+    cfg = scenarios.load(scenario)
+    sim = Simulation(cfg, 7, start, scenario=scenario, strategy="rule")
+    steps_per_day = round(86_400 / sim.step_s)
+    before = dict(sim.controller.changes_by_miner)
+    per_day: list[int] = []
+    while not sim.done:
+        if sim.control_due():
+            sim.apply(sim.decide(sim.observe()))
+        sim.advance()
+        if sim.k % steps_per_day == 0:  # local midnight (no DST change in these weeks)
+            now = dict(sim.controller.changes_by_miner)
+            per_day += [now[m] - before[m] for m in now]
+            before = now
+    assert len(per_day) == 7 * len(cfg.miners)
+    assert max(per_day) <= cfg.control.allocation.max_changes_per_day
+    assert max(per_day) >= cfg.control.allocation.max_changes_per_day - 3  # the budget really binds here
 
 
 def test_summary_has_the_contract_keys(flagship_week) -> None:

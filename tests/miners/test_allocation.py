@@ -58,12 +58,12 @@ def _interval_passed(m: FleetMember) -> bool:
 
 
 def _free(m: FleetMember) -> bool:
-    """May change either way: interval passed and more than the reserved last change left."""
-    return _interval_passed(m) and m.changes_today < POLICY.max_changes_per_day - 1
+    """May change either way: interval passed and more than the reserved last two changes left."""
+    return _interval_passed(m) and m.changes_today < POLICY.max_changes_per_day - 2
 
 
 def _reducible(m: FleetMember) -> bool:
-    return _interval_passed(m) and m.changes_today < POLICY.max_changes_per_day
+    return _interval_passed(m) and m.changes_today < POLICY.max_changes_per_day - 1
 
 
 def _check_basic(alloc: Allocation, fleet: list[FleetMember]) -> None:
@@ -186,12 +186,16 @@ def test_daily_budget_blocks_and_resets() -> None:
     assert allocate(3000.0, fleet, NOW_S, POLICY).changed == ("a",)
 
 
-def test_last_change_of_the_day_is_kept_for_a_reduction() -> None:
-    last = POLICY.max_changes_per_day - 1
-    up = [_member("a", S21, 3000.0, changes_today=last), _member("b", S21, changes_today=last)]
+def test_last_two_changes_of_the_day_are_kept_for_a_reduction_then_a_sleep() -> None:
+    """So that even an emergency sleep (target 0, which passes the budget) is within the day's budget."""
+    cap = POLICY.max_changes_per_day
+    up = [_member("a", S21, 3000.0, changes_today=cap - 2), _member("b", S21, changes_today=cap - 2)]
     assert allocate(5360.0, up, NOW_S, POLICY).changed == ()  # no raise, no wake
-    down = allocate(2500.0, [_member("a", S21, 3000.0, changes_today=last)], NOW_S, POLICY)
+    down = allocate(2500.0, [_member("a", S21, 3000.0, changes_today=cap - 2)], NOW_S, POLICY)
     assert down.limits_w == {"a": 2500.0}
+    last = [_member("a", S21, 2500.0, changes_today=cap - 1)]
+    assert allocate(2400.0, last, NOW_S, POLICY).changed == ()  # the last one is not a reduction's
+    assert allocate(0.0, last, NOW_S, POLICY).limits_w == {"a": None}  # but a sleep's: the day's 24th
 
 
 def test_commit_records_changes() -> None:
