@@ -25,23 +25,14 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
+
+from _procstat import DEFAULT_MODEL, ROOT, process_cpu_s
 
 from miners.allocation import AllocationPolicy, FleetMember, allocate, commit
 from miners.catalogue import get_spec
 from miners.config import MinerConfig
 from miners.driver import MinerReading, MiningState
 from miners.fleet import PyasicFleet
-
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_MODEL = {"whatsminer": "m53s-plus-plus", "whatsminer-v3": "m63s-plus-plus", "braiins": "s21-hyd"}
-_TICK_S = os.sysconf("SC_CLK_TCK")
-
-
-def process_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of another process, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICK_S
 
 
 @dataclass
