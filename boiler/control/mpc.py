@@ -387,7 +387,6 @@ def _tagged(d: Decision, why: str) -> Decision:
     return replace(d, reason=f"rule[{why}]:{d.reason}")
 
 
-
 class PerfectForecastMpc(MpcStrategy):
     """`mpc_oracle`: the same MPC told every future draw exactly. A benchmark yardstick, never a
     controller: it reads the simulator's future. Against `mpc` it measures what the learned

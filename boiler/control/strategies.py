@@ -206,8 +206,9 @@ class ThermostatStrategy:
         )
 
 
-# task G: "mpc" (boiler/control/mpc.py) and "optimum", the perfect-foresight yardstick that
-# run_simulation solves instead of running the loop (boiler/control/optimum.py).
+# "mpc" (boiler/control/mpc.py); "optimum", the perfect-foresight yardstick that run_simulation solves
+# instead of running the loop (boiler/control/optimum.py); "mpc_oracle", the MPC told the future draws,
+# which only the simulator can build (boiler/simulation.py).
 STRATEGIES = ("rule", "thermostat", "mpc", "optimum", "mpc_oracle")
 
 

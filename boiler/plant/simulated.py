@@ -70,6 +70,8 @@ class SimulatedPlant:
         self._charge = next(u for u in self.units if u.cfg.name == cfg.charge_tank.name)
         self._gas_unit = next(u for u in self.units if u.cfg.name == cfg.gas_tank.name)
         self._last = self.units[-1]
+        i_gas = self.units.index(self._gas_unit)
+        self._gas_upstream = self.units[i_gas - 1] if i_gas > 0 else None  # feeds the gas tank's base
         self._charge_inlet = STRATIFIED if cfg.charging.inlet == "stratified" else 0
 
         self.miners = miners if miners is not None else [
@@ -222,8 +224,8 @@ class SimulatedPlant:
             if coil < gu.bottom:
                 arriving_c = float(temps[coil + 1])
             else:  # the coil's lowest turn in the base: the water arrives from upstream (or the mains)
-                i = self.units.index(gu)
-                arriving_c = self.units[i - 1].tank.top_c if i > 0 else cold_c
+                up = self._gas_upstream
+                arriving_c = up.tank.top_c if up is not None else cold_c
             max_c = self.gas.max_flow_c
             room_w = ((max_c - float(temps[coil])) * gu.tank.node_capacity_j_per_k / dt
                       + q_draw * HEAT_CAPACITY_J_PER_L_K * max(max_c - arriving_c, 0.0))
