@@ -20,13 +20,11 @@ import logging
 import os
 import platform
 import resource
-import subprocess
-import sys
 import time
 import warnings
 from dataclasses import dataclass
 
-from _procstat import DEFAULT_MODEL, ROOT, process_cpu_s
+from _processes import DEFAULT_MODEL, process_cpu_s, start_emulator
 
 from miners.allocation import AllocationPolicy, FleetMember, allocate, commit
 from miners.catalogue import get_spec
@@ -58,19 +56,6 @@ class Meter:
     def __exit__(self, *exc: object) -> None:
         self.span = Span(time.perf_counter() - self._t, time.process_time() - self._cpu,
                          process_cpu_s(self.pid) - self._emu)
-
-
-def start_emulator(count: int, family: str, first_ip: str) -> tuple[subprocess.Popen[str], list[str]]:
-    cmd = [sys.executable, "-c", "from boiler.cli import main; main()", "emulate", "--count", str(count),
-           "--family", family, "--first-ip", first_ip]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    ips = [proc.stdout.readline().strip() for _ in range(count)]
-    if not all(ips):
-        proc.kill()
-        raise SystemExit("the emulator did not start (see its stderr above)")
-    return proc, ips
 
 
 def members(readings: list[MinerReading], model: str, fleet: dict[str, FleetMember]) -> list[FleetMember]:

@@ -31,7 +31,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from _procstat import DEFAULT_MODEL, ROOT, process_cpu_s
+from _processes import DEFAULT_MODEL, ROOT, process_cpu_s, start_emulator
 
 
 # -- the service process --------------------------------------------------------------------------------
@@ -111,19 +111,6 @@ def child_main(spec: str) -> None:
 
 
 # -- the measuring process ------------------------------------------------------------------------------
-def start_emulator(count: int, family: str, first_ip: str) -> tuple[subprocess.Popen[str], list[str]]:
-    cmd = [sys.executable, "-c", "from boiler.cli import main; main()", "emulate", "--count", str(count),
-           "--family", family, "--first-ip", first_ip]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
-                            text=True)
-    assert proc.stdout is not None
-    ips = [proc.stdout.readline().strip() for _ in range(count)]
-    if not all(ips):
-        proc.kill()
-        raise SystemExit("the emulator did not start (see its stderr above)")
-    return proc, ips
-
-
 def main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == "--child":
         child_main(sys.argv[2])

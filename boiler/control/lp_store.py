@@ -22,6 +22,8 @@ import numpy as np
 from scipy.optimize import linprog
 from scipy.sparse import coo_matrix
 
+from miners.catalogue import MinerSpec
+
 log = logging.getLogger(__name__)
 
 
@@ -38,6 +40,30 @@ class MinerLp:
     max_kw: float
     heat_share: float  # electrical power that ends up in the coolant
     cuts: tuple[tuple[float, float], ...]
+
+    @classmethod
+    def hull(cls, name: str, spec: MinerSpec, inlet_c: float, points: int) -> MinerLp:
+        """The miner with its hashrate bounded by the concave hull of everything it can do at this inlet.
+
+        Asleep or starting it draws power for no hashrate; hashing, its power is in [min, max] and its
+        hashrate P / J(P, inlet) ∝ P^(1−exponent), concave. The hull is the chord from (standby, 0) to
+        (min, H(min)) and the curve's tangents at `points` powers from min to max; time averages of any
+        mix of states stay under it.
+        """
+        sb_kw = spec.standby_power_w / 1000.0
+        min_kw, max_kw = spec.min_power_w / 1000.0, spec.max_power_w / 1000.0
+
+        def hashrate(p_kw: float) -> float:
+            return p_kw * 1000.0 / spec.j_per_th(p_kw * 1000.0, inlet_c)
+
+        chord = hashrate(min_kw) / (min_kw - sb_kw)
+        cuts = [(-chord * sb_kw, chord)]
+        for p_kw in np.linspace(min_kw, max_kw, points):
+            p = float(p_kw)
+            h = hashrate(p)
+            slope = (1.0 - spec.underclock_exponent) * h / p  # d/dP of c·P^(1−e)
+            cuts.append((h - slope * p, slope))
+        return cls(name=name, min_kw=sb_kw, max_kw=max_kw, heat_share=spec.heat_to_coolant, cuts=tuple(cuts))
 
 
 @dataclass(frozen=True)

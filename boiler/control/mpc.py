@@ -28,7 +28,6 @@ from boiler.control.lp_store import MinerLp, StoreLp, StorePlan, solve_store
 from boiler.control.plant_model import PlantModel
 from boiler.control.strategies import RuleStrategy, charging_decision
 from boiler.control.types import Decision, Observation
-from miners.catalogue import MinerSpec
 from tank.loop import RecirculationLoop
 from tank.water import HEAT_CAPACITY_J_PER_L_K, J_PER_KWH, litres_to_j_per_k
 
@@ -40,23 +39,6 @@ Solver = Callable[[StoreLp, float | None], StorePlan]
 _HULL_POINTS = 6
 #: Hottest water anywhere the plan allows (above it the safety layer stops charging).
 _STORE_MAX_C = 80.0
-
-
-def _miner_lp(name: str, spec: MinerSpec, inlet_c: float) -> MinerLp:
-    """The miner as the plan sees it: efficiency at a typical charging inlet (its hot penalty)."""
-    sb = spec.standby_power_w / 1000.0
-    lo, hi = spec.min_power_w / 1000.0, spec.max_power_w / 1000.0
-
-    def hashrate(p_kw: float) -> float:
-        return p_kw * 1000.0 / spec.j_per_th(p_kw * 1000.0, inlet_c)
-
-    chord = hashrate(lo) / (lo - sb)
-    cuts = [(-chord * sb, chord)]
-    for p in np.linspace(lo, hi, _HULL_POINTS):
-        h = hashrate(float(p))
-        slope = (1.0 - spec.underclock_exponent) * h / float(p)
-        cuts.append((h - slope * float(p), slope))
-    return MinerLp(name=name, min_kw=sb, max_kw=hi, heat_share=spec.heat_to_coolant, cuts=tuple(cuts))
 
 
 def _profile(model: PlantModel, tank: str, sensors_c: Mapping[str, float | None],
@@ -117,7 +99,9 @@ class MpcStrategy:
         # The hottest water the miners deliver in practice (full power, inlet below throttling).
         self.theta_c = model.miner_reach_c if model.fleet_max_w > 0 else cfg.control.setpoint_c
         inlet_typ = model.inlet_throttle_c - 4.0
-        self.miners = tuple(_miner_lp(name, spec, inlet_typ) for name, spec in model.miner_specs.items())
+        # The plan's miners: efficiency at a typical charging inlet (with its hot penalty).
+        self.miners = tuple(MinerLp.hull(name, spec, inlet_typ, _HULL_POINTS)
+                            for name, spec in model.miner_specs.items())
         # Two compartments: the gas coil's zone, held at the outlet target by the boiler's aquastat, and
         # the pre-heat volume below it (and in any upstream tank), which the miners charge.
         total_l = sum(model.tank_volumes_l.values())

@@ -45,22 +45,8 @@ def hashrate_ths(spec: MinerSpec, power_w: float) -> float:
 
 
 def miner_lp(name: str, spec: MinerSpec) -> MinerLp:
-    """The miner for the LP: hashrate bounded by the concave hull of everything it can do.
-
-    Asleep or starting it draws power for no hashrate; hashing, its power is in [min, max] and its
-    hashrate ∝ P^(1−exponent), concave. The hull is the chord from (standby, 0) to (min, H(min))
-    and the curve's tangents above; time averages of any mix of states stay under it.
-    """
-    sb_kw = spec.standby_power_w / 1000.0
-    min_kw, max_kw = spec.min_power_w / 1000.0, spec.max_power_w / 1000.0
-    h_min = hashrate_ths(spec, spec.min_power_w)
-    chord = h_min / (min_kw - sb_kw)
-    cuts = [(-chord * sb_kw, chord)]
-    for p_kw in np.linspace(min_kw, max_kw, HULL_POINTS):
-        h = hashrate_ths(spec, p_kw * 1000.0)
-        slope = (1.0 - spec.underclock_exponent) * h / p_kw  # d/dP of c·P^(1−e)
-        cuts.append((h - slope * p_kw, slope))
-    return MinerLp(name=name, min_kw=sb_kw, max_kw=max_kw, heat_share=spec.heat_to_coolant, cuts=tuple(cuts))
+    """The miner for the bound: the hull at its reference inlet (no hot penalty: no inlet does better)."""
+    return MinerLp.hull(name, spec, spec.efficiency_ref_inlet_c, HULL_POINTS)
 
 
 def miner_ceiling_c(specs: list[MinerSpec], c_hot_w_per_k: float) -> float:
