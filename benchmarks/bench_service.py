@@ -51,9 +51,9 @@ async def run_service(ips: list[str], model: str, tick_s: float, duration_s: flo
     from boiler.control.plant_model import exchanger_ua_w_per_k
     from boiler.control.types import Commands
     from boiler.service.clock import WallClock
-    from boiler.service.plant_io import SimulatedPlantIO
     from boiler.service.service import PlantService, ServiceStatus
     from boiler.simulation import build_plant
+    from boiler.simulation.plant_io import SimulatedPlantIO
     from boiler.store import PlantStore
     from miners.fleet import PyasicFleet
 

@@ -262,8 +262,35 @@ class MpcConfig(_Strict):
     co2_eur_per_kg: float = Field(0.0, ge=0, description="CO₂ price added to the plan's objective.")
 
 
+# -- which strategy decides: a discriminated union keyed on `type` ----------------------------
+# Each `type` is a key of the one registry of strategies (boiler/control/registry.py; a test keeps
+# the two equal). A bare name (`strategy: mpc`) is read as `{type: mpc}`. The knobs of each strategy
+# stay in their own sections (`control.rule`, `control.mpc`, ...): `mpc` falls back on the rule's.
+class RuleChoice(_Strict):
+    """Rules on the store's state and the prices of the moment (knobs: `control.rule`)."""
+
+    type: Literal["rule"] = "rule"
+
+
+class ThermostatChoice(_Strict):
+    """The naive baseline: miners on below one sensor's band, gas on its own aquastat."""
+
+    type: Literal["thermostat"] = "thermostat"
+
+
+class MpcChoice(_Strict):
+    """Receding-horizon plan on learned draw forecasts (knobs: `control.mpc`)."""
+
+    type: Literal["mpc"] = "mpc"
+
+
+StrategyChoice = Annotated[RuleChoice | ThermostatChoice | MpcChoice, Field(discriminator="type")]
+
+
 class ControlConfig(_Strict):
-    strategy: Literal["rule", "thermostat", "mpc"] = "rule"  # task G: mpc
+    strategy: StrategyChoice = Field(
+        default_factory=RuleChoice, description="Which strategy decides: `{type: rule|thermostat|mpc}` or the name."
+    )
     period_s: float = Field(
         240.0, ge=1, le=3600,
         description="Decision tick in simulation, rounded to whole physics steps (the plant is slow; miners must "
@@ -280,6 +307,15 @@ class ControlConfig(_Strict):
     thermostat: ThermostatConfig = Field(default_factory=ThermostatConfig)
     mpc: MpcConfig = Field(default_factory=MpcConfig)  # task G
     optimum: OptimumConfig = Field(default_factory=OptimumConfig)  # task G
+
+    @field_validator("strategy", mode="before")
+    @classmethod
+    def _name_alone(cls, v: Any) -> Any:
+        return {"type": v} if isinstance(v, str) else v
+
+    @property
+    def strategy_name(self) -> str:
+        return self.strategy.type
 
 
 class ServiceConfig(_Strict):
@@ -340,7 +376,7 @@ class PlantConfig(_Strict):
                 raise ValueError(f"miner {m.name!r}: unknown model {m.model!r}; known: {sorted(CATALOGUE)}")
         if self.gas_boiler is not None and self.gas_tank.gas_coil is None:
             raise ValueError(f"tank {self.gas_tank.name!r} has the gas boiler but no gas_coil zone")
-        if self.control.strategy == "thermostat":
+        if self.control.strategy_name == "thermostat":
             sensor = self.control.thermostat.sensor
             if sensor not in {s.name for s in self.charge_tank.sensors}:
                 raise ValueError(f"control.thermostat.sensor {sensor!r} is not a sensor of {self.charge_tank.name!r}")

@@ -9,6 +9,7 @@ same code path works on real miners.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from datetime import date
 from typing import Any
@@ -52,8 +53,6 @@ def live_physics(cfg: PlantConfig, fleet: EmulatorFleet) -> list[Any]:
 
 def emulated_fleet(cfg: PlantConfig, first_ip: str, clock: VirtualClock) -> EmulatorFleet:
     """One emulated miner per configured miner, on consecutive loopback addresses."""
-    import ipaddress
-
     base = ipaddress.ip_address(first_ip)
     miners = [
         EmulatedMiner(m.model, str(base + i), name=m.name, clock=clock) for i, m in enumerate(cfg.miners)
@@ -83,13 +82,12 @@ async def run_with_driver(
             fleet.set_coolant_inlet(sim.plant.coolant.inlet_c)
             await fleet.settle()
             readings = tuple(MinerReading.from_driver(r) for r in await driver.poll())
-            commands = sim.decide(sim.observe(readings))
+            commands = sim.tick(readings, apply_miners=False).commands
             if commands.miner_limits_w:
                 for result in await driver.apply(commands.miner_limits_w):
                     if not result.ok:
                         log.warning("miner_command_failed miner=%s kind=%s error=%s", result.name, result.kind,
                                     result.error)
-            sim.apply(commands, miners=False)
         sim.advance()
     return sim.result()
 

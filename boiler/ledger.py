@@ -9,7 +9,7 @@ priced on the gross one (PCS), as it is billed.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 from boiler.economics import Co2Factors, GasPrice, MiningEconomics
 from tank.water import J_PER_KWH
@@ -35,6 +35,19 @@ class EnergyFlows:
     loop_return_c: float = math.nan
     gas_power_w: float = 0.0
     miner_power_w: float = 0.0
+
+
+_FLOW_SUMS = tuple(f.name for f in fields(EnergyFlows) if f.name.endswith(("_j", "_l", "_s")))
+
+
+def add_flows(total: EnergyFlows, step: EnergyFlows) -> None:
+    """Accumulate one step's energies and volumes into `total` (temperatures and powers: latest)."""
+    for name in _FLOW_SUMS:
+        setattr(total, name, getattr(total, name) + getattr(step, name))
+    total.outlet_c = step.outlet_c if math.isnan(total.outlet_c) else min(total.outlet_c, step.outlet_c)
+    total.loop_return_c = step.loop_return_c
+    total.gas_power_w = step.gas_power_w
+    total.miner_power_w = step.miner_power_w
 
 
 @dataclass(slots=True)
@@ -151,6 +164,18 @@ class Ledger:
 
     def totals(self) -> LedgerRow:
         return sum_rows(self.rows)
+
+    def with_open(self, closed: LedgerRow) -> LedgerRow:
+        """`closed` plus the interval in progress (heat, electricity and money), for live displays."""
+        total = replace(closed)
+        a = self._open
+        total.heat_from_miners_kwh += a.miner_heat_j / J_PER_KWH
+        total.heat_from_gas_kwh += a.gas_heat_j / J_PER_KWH
+        total.electricity_kwh += a.electricity_j / J_PER_KWH
+        total.electricity_cost_eur += a.electricity_eur
+        total.mining_revenue_eur += a.hash_ths_s * self.revenue_per_ths_s
+        total.gas_cost_eur += a.gas_fuel_j * self.gas_eur_per_j
+        return total
 
 
 @dataclass(slots=True)

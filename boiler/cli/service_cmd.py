@@ -64,6 +64,8 @@ def status_view(s: ServiceStatus, scenario: str) -> Group:
     when = datetime.fromtimestamp(s.now_s, UTC).astimezone().strftime("%a %d %b %H:%M") if s.ticks else "—"
     head = Table.grid(padding=(0, 2))
     head.add_row(f"[bold]{scenario}[/bold]", f"plant time {when}", f"tick {s.ticks}",
+                 f"decided by {s.decided_by or '—'}" + ("" if s.decided_by in ("", s.strategy)
+                                                        else f" (strategy {s.strategy})"),
                  "[red]SAFE STATE[/red]" if s.safe_state else "[green]normal[/green]",
                  "hygiene ok" if s.compliant else "[red]hygiene rule broken[/red]")
     temps = Table(title="Tank", show_header=True, header_style="bold")
@@ -144,9 +146,10 @@ def demo(
     summary = asyncio.run(_demo_main(cfg, opts, name, live=not quiet))
     if json_path is not None:
         json_path.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
-    from boiler.cli.simulate import summary_table
+    from boiler.cli.simulate import print_warnings, summary_table
 
     _out.print(summary_table({**summary, "start": start}))
+    print_warnings(summary)
     _out.print(f"ledger and state kept in {state_path}")
     if summary["dhw_volume_below_setpoint_l"] > 0 or not summary["legionella_compliant"]:
         raise typer.Exit(1)
@@ -187,9 +190,10 @@ def run(
 
 
 async def _run_main(cfg: PlantConfig) -> None:
+    # Imported here so that `boiler --help` stays fast (pyasic, aiomqtt and influxdb are heavy).
     from boiler.control.plant_model import exchanger_ua_w_per_k
-    from boiler.mqtt import PlantMqtt
     from boiler.service.clock import WallClock
+    from boiler.service.links import optional_mqtt, optional_telemetry
     from boiler.service.mqtt_io import MqttPlantIO
     from boiler.service.service import PlantService
     from boiler.store import PlantStore
@@ -200,19 +204,13 @@ async def _run_main(cfg: PlantConfig) -> None:
     clock = WallClock()
     driver = PyasicFleet(cfg.miners, timeout_s=cfg.service.miner_timeout_s, clock=clock.now_s)
     ua = exchanger_ua_w_per_k(cfg)
-    telemetry_cm = _telemetry(cfg)
-    assert cfg.mqtt is not None
-    async with PlantMqtt(cfg.mqtt, clock=clock.now_s) as link, telemetry_cm as telemetry:
+    async with optional_mqtt(cfg, clock.now_s) as link, optional_telemetry(cfg) as telemetry:
+        if link is None:
+            raise RuntimeError("`mqtt` is required to run a real plant")  # checked by `run` before
         with PlantStore(cfg.service.state_path) as store:
             service = PlantService(cfg, MqttPlantIO(cfg, link), driver, store, clock, exchanger_ua_w_per_k=ua,
                                    telemetry=telemetry, mqtt=link)
             await service.run(stop)
-
-
-def _telemetry(cfg: PlantConfig):  # type: ignore[no-untyped-def]
-    from boiler.service.demo import _optional_telemetry
-
-    return _optional_telemetry(cfg)
 
 
 def register(app: typer.Typer) -> None:

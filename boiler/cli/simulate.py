@@ -19,11 +19,11 @@ from rich.table import Table
 
 from boiler import scenarios
 from boiler.config import ConfigError, PlantConfig, config_json_schema, load_config
+from boiler.site_time import DEFAULT_START
 
 _out = Console()
 _err = Console(stderr=True)
 
-DEFAULT_START = date(2026, 1, 5)  # a winter Monday: the harder half of the year for hot water
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -59,8 +59,7 @@ def simulate(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No table, no progress bar.")] = False,
 ) -> None:
     """Run the controller against the simulated plant and report hot water, energy and money."""
-    from boiler.control.strategies import STRATEGIES
-    from boiler.simulation import run_simulation
+    from boiler.simulation import STRATEGIES, run_simulation  # imported here: `boiler --help` stays fast
 
     name, cfg = _load(scenario, config)
     if strategy is not None and strategy not in STRATEGIES:
@@ -92,6 +91,7 @@ def simulate(
         result.hygiene.to_csv(hygiene_path)
     if not quiet:
         _out.print(summary_table(s))
+    print_warnings(s)
     failed = float(s["dhw_volume_below_setpoint_l"]) > 0 or not s["legionella_compliant"]  # type: ignore[arg-type]
     if failed:
         raise typer.Exit(1)
@@ -117,6 +117,12 @@ def _write_ledger(rows: list, path: Path) -> None:
                 writer = csv.DictWriter(fh, fieldnames=list(d))
                 writer.writeheader()
             writer.writerow(d)
+
+
+def print_warnings(s: dict[str, object]) -> None:
+    """What degraded during the run, on stderr, also under --quiet (see the summary's `warnings`)."""
+    for warning in s.get("warnings") or []:  # type: ignore[union-attr]
+        _err.print(f"[yellow]warning:[/yellow] {warning}")
 
 
 def summary_table(s: dict[str, object]) -> Table:
@@ -157,6 +163,11 @@ def summary_table(s: dict[str, object]) -> Table:
     row("Bitcoin mined", "btc_mined", ".6f", "BTC")
     row("CO₂", "co2_kg", ",.0f", "kg")
     t.add_section()
+    decided = s.get("decided_by") or {}
+    if decided:
+        total = sum(decided.values())  # type: ignore[union-attr]
+        t.add_row("Ticks decided by", ", ".join(f"{who} {100 * n / total:.1f} %"  # type: ignore[union-attr]
+                                                 for who, n in sorted(decided.items(), key=lambda kv: -kv[1])), "")
     row("Power-limit changes", "power_limit_changes", "d", "")
     row("Gas burner starts", "gas_starts", "d", "")
     row("Wall time", "wall_seconds", ".2f", "s")
@@ -202,7 +213,7 @@ def config_validate(path: Annotated[Path, typer.Argument(help="Config YAML file.
     except ConfigError as exc:
         raise _fail(str(exc)) from exc
     _out.print(f"[green]ok[/green] {path}: site {cfg.site.name}, {len(cfg.tanks)} tank(s), "
-               f"{len(cfg.miners)} miner(s), strategy {cfg.control.strategy}")
+               f"{len(cfg.miners)} miner(s), strategy {cfg.control.strategy_name}")
 
 
 def register(app: typer.Typer) -> None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 from boiler.config import PlantConfig
 from boiler.control.overrides import OverrideLayer, Overrides
 from boiler.control.plant_model import PlantModel
+from boiler.control.registry import make_strategy
 from boiler.control.safety import SafetyLayer
-from boiler.control.strategies import Strategy, make_strategy
+from boiler.control.strategies import Strategy
 from boiler.control.types import Commands, Decision, Observation
 from miners.allocation import FleetMember, allocate, commit, start_new_day
 
@@ -22,7 +23,7 @@ class Controller:
         self.cfg = cfg
         self.model = model
         inner: Strategy = (strategy if strategy is not None and not isinstance(strategy, str)
-                           else make_strategy(strategy or cfg.control.strategy, cfg, model))
+                           else make_strategy(strategy or cfg.control.strategy_name, cfg, model))
         hyst = cfg.gas_boiler.hysteresis_k if cfg.gas_boiler else 2.0
         if overrides is not None:  # operators' commands sit inside the safety layer, never outside it
             inner = OverrideLayer(inner, overrides, cfg.control.setpoint_c, cfg.control.legionella_target_c + hyst)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 import numpy as np
 
@@ -83,7 +84,6 @@ class MpcStrategy:
         steps = max(1, round(self.c.replan_s / 60.0))
         bin_min = next(b for b in (15, 10, 5, 1) if steps % b == 0 or b == 1)
         self.forecast = DrawForecast(bin_minutes=bin_min, weeks=max(1, self.c.forecast_days // 7))
-        self._meter_kwh: float | None = None
         self._plan: StorePlan | None = None
         self._plan_edges_s: np.ndarray = np.zeros(0)  # absolute slot edges of the plan
         self._next_replan_s = -math.inf
@@ -122,11 +122,6 @@ class MpcStrategy:
                      if lc is not None and lc.loss_w > 0 else None)
         self.coolant_cap_kwh_per_k = litres_to_j_per_k(cfg.coolant.loop_volume_l) / J_PER_KWH
         self.ambient_c = amb
-
-    # -- inputs -----------------------------------------------------------------------------
-    def read_meter(self, now_s: float, dhw_heat_kwh: float) -> None:
-        """The hot-water heat meter's cumulative reading (kWh above mains) at `now_s`."""
-        self._meter_kwh = dhw_heat_kwh
 
     @property
     def outlet_target_c(self) -> float:
@@ -287,8 +282,8 @@ class MpcStrategy:
 
     # -- the decision -----------------------------------------------------------------------
     def decide(self, now_s: float, obs: Observation) -> Decision:
-        if self._meter_kwh is not None:
-            self.forecast.record(obs.local_weekday, obs.local_minute, self._meter_kwh)
+        if obs.dhw_heat_meter_kwh is not None:
+            self.forecast.record(obs.local_weekday, obs.local_minute, obs.dhw_heat_meter_kwh)
         shadow = self.rule.decide(now_s, obs)  # keeps the rule warm; the fallback decision
         absorbable = self.rule.absorbable_w(now_s, obs) if self.m.fleet_max_w > 0 else 0.0
         if not self.forecast_ready():
@@ -366,39 +361,5 @@ class MpcStrategy:
 
 
 def _tagged(d: Decision, why: str) -> Decision:
-    from dataclasses import replace
-
-    return replace(d, reason=f"rule[{why}]:{d.reason}")
-
-
-class PerfectForecastMpc(MpcStrategy):
-    """`mpc_oracle`: the same MPC told every future draw exactly. A benchmark yardstick, never a
-    controller: it reads the simulator's future. Against `mpc` it measures what the learned
-    forecast costs; every other knob (margins included) is the same."""
-
-    name = "mpc_oracle"
-
-    def __init__(self, cfg: PlantConfig, model: PlantModel, rule: RuleStrategy, draw_heat_j: list[float],
-                 start_s: float, step_s: float) -> None:
-        super().__init__(cfg, model, rule)
-        self._start_s = start_s
-        self._step_s = step_s
-        self._cum_kwh = np.concatenate([[0.0], np.cumsum(np.asarray(draw_heat_j, dtype=float))]) / J_PER_KWH
-
-    def forecast_ready(self) -> bool:
-        return True
-
-    def _drawn_until_kwh(self, t_s: float) -> float:
-        """Draw heat from the start to `t_s`, steps pro rata; nothing is drawn past the data."""
-        x = (t_s - self._start_s) / self._step_s
-        n = self._cum_kwh.size - 1
-        if x <= 0.0:
-            return 0.0
-        if x >= n:
-            return float(self._cum_kwh[n])
-        k = int(x)
-        return float(self._cum_kwh[k] + (x - k) * (self._cum_kwh[k + 1] - self._cum_kwh[k]))
-
-    def expected_draw_kwh(self, now_s: float, obs: Observation, ahead_s: float, span_s: float) -> float:
-        a = now_s + ahead_s
-        return self._drawn_until_kwh(a + span_s) - self._drawn_until_kwh(a)
+    """The rule's decision standing in for the plan: named as such in the tick record."""
+    return replace(d, reason=f"rule[{why}]:{d.reason}", decided_by="rule")

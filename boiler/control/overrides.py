@@ -73,7 +73,7 @@ class OverrideLayer:
         if o.mode == "legionella":
             return Decision(miner_power_w=0.0, charge_pump=False, gas_enable=True,
                             gas_setpoint_c=self.legionella_setpoint_c, destratify=True,
-                            reason="mode_legionella")
+                            reason="mode_legionella", decided_by="override")
         d = self.strategy.decide(now_s, obs)
         tags = []
         if o.outlet_setpoint_c is not None:
@@ -94,5 +94,5 @@ class OverrideLayer:
                 d = replace(d, charge_pump=bool(value))
             tags.append(f"override_{item}")
         if tags:
-            d = replace(d, reason=f"{d.reason}:{':'.join(tags)}")
+            d = replace(d, reason=f"{d.reason}:{':'.join(tags)}", decided_by="override")
         return d

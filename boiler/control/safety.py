@@ -63,6 +63,7 @@ class SafetyLayer:
             gas_setpoint_c=self.c.setpoint_c + self.gas_hysteresis_k + self.c.rule.gas_margin_k,
             reason=f"safe:{why}",
             force=True,
+            decided_by="safety",
         )
 
     def decide(self, now_s: float, obs: Observation) -> Decision:
@@ -73,12 +74,12 @@ class SafetyLayer:
         temps = [t for t in obs.sensors_c.values() if t is not None]
         if temps and max(temps) > self.c.max_tank_c:
             return replace(decision, miner_power_w=0.0, charge_pump=False, force=True, dump_heat=False,
-                           reason="tank_hot")
+                           reason="tank_hot", decided_by="safety")
         if obs.coolant_in_c is not None and obs.coolant_in_c > self.m.inlet_max_c - 1.0:
             running_w = sum(r.power_w for r in obs.miners if r.limit_w is not None)
             curtailed = min(decision.miner_power_w, 0.5 * running_w)
             return replace(decision, miner_power_w=curtailed, force=True,
-                           reason=f"coolant_hot:{decision.reason}")
+                           reason=f"coolant_hot:{decision.reason}", decided_by="safety")
         if obs.legionella_due and in_window(obs.local_minute, *self.c.legionella_window):
             window_start_s = obs.now_s - ((obs.local_minute - minute_of(self.c.legionella_window[0])) % 1440) * 60
             passed = obs.legionella_last_pass_s is not None and obs.legionella_last_pass_s >= window_start_s
@@ -92,5 +93,6 @@ class SafetyLayer:
                     gas_setpoint_c=self.c.legionella_target_c + self.gas_hysteresis_k,
                     destratify=True,
                     reason="legionella_cycle",
+                    decided_by="safety",
                 )
         return decision

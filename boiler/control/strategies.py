@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Protocol
 
-from boiler.config import ControlConfig, PlantConfig
+from boiler.config import ControlConfig
 from boiler.control.plant_model import PlantModel
 from boiler.control.types import Decision, Observation
 from boiler.economics import GasPrice
@@ -204,28 +204,3 @@ class ThermostatStrategy:
             gas_setpoint_c=self.t.gas_off_above_c,
             reason=f"miners_{'on' if self._miners_on else 'off'}:gas_{'on' if gas else 'off'}",
         )
-
-
-# "mpc" (boiler/control/mpc.py); "optimum", the perfect-foresight yardstick that run_simulation solves
-# instead of running the loop (boiler/control/optimum.py); "mpc_oracle", the MPC told the future draws,
-# which only the simulator can build (boiler/simulation.py).
-STRATEGIES = ("rule", "thermostat", "mpc", "optimum", "mpc_oracle")
-
-
-def make_strategy(name: str, cfg: PlantConfig, model: PlantModel) -> Strategy:
-    if name in ("rule", "mpc"):
-        g = cfg.gas_boiler
-        rule = RuleStrategy(model, cfg.control, cfg.prices.gas, g.efficiency_pci if g else 0.92,
-                            g.hysteresis_k if g else 2.0)
-        if name == "rule":
-            return rule
-        from boiler.control.mpc import MpcStrategy  # task G; imported here: mpc imports this module
-
-        return MpcStrategy(cfg, model, rule)
-    if name == "thermostat":
-        return ThermostatStrategy(model, cfg.control, cfg.charge_tank.name)
-    if name == "optimum":  # task G
-        raise ValueError("'optimum' is a benchmark bound, not a controller: run_simulation solves it instead")
-    if name == "mpc_oracle":
-        raise ValueError("'mpc_oracle' reads the simulator's future: only the simulator can build it")
-    raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")

@@ -60,6 +60,10 @@ class Observation:
     legionella_due: bool = False
     #: When every store that needs cycles last met a criterion (epoch s; None if never seen).
     legionella_last_pass_s: float | None = None
+    #: The hot-water heat meter: cumulative heat drawn at the taps above the mains (kWh) since the
+    #: controller started, up to `now_s`; None while no meter reading exists. Strategies that learn a
+    #: draw forecast (mpc) read it here, never through a side door.
+    dhw_heat_meter_kwh: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +79,9 @@ class Decision:
     dump_heat: bool = False
     #: Skip the anti-chatter rules (safety cuts must act at once).
     force: bool = False
+    #: Who made this decision when it is not the strategy the plant was configured with: "rule" for a
+    #: fallback, "safety" or "override" for the layers around the strategy. None: the strategy itself.
+    decided_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

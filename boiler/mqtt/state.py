@@ -47,6 +47,7 @@ class StateItem:
 STATE_ITEMS: Final[tuple[StateItem, ...]] = (
     StateItem("mode", "select", "Mode", "option", options=MODES, settable=True, icon="mdi:cog"),
     StateItem("reason", "sensor", "Last decision", "text", icon="mdi:comment-text-outline"),
+    StateItem("decided_by", "sensor", "Decided by", "text", icon="mdi:account-check-outline"),
     StateItem("safe_state", "binary_sensor", "Safe state", "bool", device_class="problem"),
     StateItem("setpoint/outlet_c", "number", "Outlet setpoint", "number", "°C", "temperature", settable=True),
     StateItem("setpoint/tank_c", "number", "Tank setpoint", "number", "°C", "temperature", settable=True),
@@ -99,3 +100,40 @@ def format_state(item: StateItem, value: StateValue) -> bytes:
     if item.value_type == "option" and value not in item.options:
         raise ValueError(f"state {item.key} must be one of {', '.join(item.options)}, not {value!r}")
     return value[:MAX_TEXT].encode()
+
+
+@dataclass(frozen=True, slots=True)
+class PlantState:
+    """The retained state tree of one tick, typed; `as_items()` gives the `STATE_ITEMS` values."""
+
+    mode: str
+    reason: str
+    decided_by: str
+    safe_state: bool
+    outlet_setpoint_c: float
+    tank_setpoint_c: float | None
+    #: Active overrides: a power (W) or None; "on"/"off"/"auto" for the switches.
+    override_miner_power_w: float | None
+    override_gas_enable: str
+    override_charging_pump: str
+    miners_power_w: float
+    miners_hashrate_ths: float
+    miners_online: int
+    heat_miners_kwh: float
+    heat_gas_kwh: float
+    revenue_eur: float
+    net_eur: float
+
+    def as_items(self) -> dict[str, StateValue]:
+        return {
+            "mode": self.mode, "reason": self.reason, "decided_by": self.decided_by, "safe_state": self.safe_state,
+            "setpoint/outlet_c": self.outlet_setpoint_c, "setpoint/tank_c": self.tank_setpoint_c,
+            # Every override item, also when none is active: an expired or cleared override must not
+            # linger in the retained tree (None and "auto" are the documented "no override").
+            "override/miner_power_w": self.override_miner_power_w,
+            "override/gas_enable": self.override_gas_enable,
+            "override/charging_pump": self.override_charging_pump,
+            "miners/power_w": self.miners_power_w, "miners/hashrate_ths": self.miners_hashrate_ths,
+            "miners/online": self.miners_online, "heat/miners_kwh": self.heat_miners_kwh,
+            "heat/gas_kwh": self.heat_gas_kwh, "money/revenue_eur": self.revenue_eur, "money/net_eur": self.net_eur,
+        }

@@ -9,27 +9,20 @@ Binding is by name (documented in docs/service.md):
 Anything not configured is simply absent: a missing tank sensor reads as None (the safety layer
 decides what that means), a missing meter books nothing.
 
-`SimulatedDevices` is the other side, for the demo and the tests: it runs the simulated plant,
-publishes its sensors and meters on those topics as field devices would, and obeys the actuator
-topics.
+The other side, for the demo and the tests, is `boiler.simulation.devices.SimulatedDevices`: the
+simulated plant publishing its sensors and meters on those topics as field devices would.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import math
-import socket
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Protocol
 
 from boiler.config import PlantConfig
 from boiler.control.types import Commands
 from boiler.ledger import EnergyFlows
-from boiler.mqtt.config import ActuatorConfig, MqttConfig, SensorConfig
-from boiler.plant.simulated import SimulatedPlant
-from boiler.service.plant_io import PlantReading, add_flows
+from boiler.loop import FlowSample, PlantReading
 from tank.water import HEAT_CAPACITY_J_PER_L_K, J_PER_KWH
 
 log = logging.getLogger(__name__)
@@ -44,10 +37,23 @@ def tank_sensor_name(tank: str, sensor: str) -> str:
     return f"{tank}_{sensor}".replace(".", "_")
 
 
+class SensorBoard(Protocol):
+    def value(self, name: str, now_s: float) -> float | None: ...
+
+
+class PlantLink(Protocol):
+    """What the plant I/O needs of the MQTT link (`boiler.mqtt.PlantMqtt`)."""
+
+    @property
+    def board(self) -> SensorBoard: ...
+
+    def set_actuator(self, name: str, value: bool | float) -> bool: ...
+
+
 class MqttPlantIO:
     """`PlantIO` over a `PlantMqtt` link."""
 
-    def __init__(self, cfg: PlantConfig, link: Any,
+    def __init__(self, cfg: PlantConfig, link: PlantLink,
                  pre_read: Callable[[float], Awaitable[None]] | None = None) -> None:
         self.cfg = cfg
         self.link = link
@@ -90,13 +96,16 @@ class MqttPlantIO:
         flows.electricity_j = self._meter_delta("electricity_kwh", now_s) * J_PER_KWH
         volume = self._meter_delta("dhw_volume", now_s) * 1000.0  # the board gives volumes in m³
         flows.dhw_volume_l = volume
+        loop_return = points["loop_return"]
+        if loop_return is not None:
+            flows.loop_return_c = loop_return
         if outlet is not None:
             flows.outlet_c = outlet
             if cold is not None:
                 flows.dhw_heat_j = volume * HEAT_CAPACITY_J_PER_L_K * max(outlet - cold, 0.0)
             if outlet < self.cfg.control.setpoint_c:
                 flows.dhw_volume_below_l = volume
-        store_min = {}
+        store_min: dict[str, float] = {}
         for t in self.cfg.tanks:
             temps = [sensors[f"{t.name}.{s.name}"] for s in t.sensors]
             known = [v for v in temps if v is not None]
@@ -106,7 +115,7 @@ class MqttPlantIO:
         return PlantReading(
             at_s=now_s, sensors_c=sensors, outlet_c=outlet, loop_return_c=points["loop_return"],
             coolant_in_c=points["coolant_in"], coolant_out_c=points["coolant_out"], cold_water_c=cold,
-            gas_firing=bool(firing), store_min_c=store_min, flows=flows,
+            gas_firing=bool(firing), samples=(FlowSample(end_s=now_s, flows=flows, store_min_c=store_min),),
             electricity_metered="electricity_kwh" in self._configured, hashrate_metered=False,
         )
 
@@ -134,199 +143,3 @@ class MqttPlantIO:
 
     def restore(self, state: dict[str, float]) -> None:
         self._last_meter.update(state)
-
-
-def device_mqtt_config(cfg: PlantConfig, base: MqttConfig) -> MqttConfig:
-    """`base` (broker, prefix, site) with one sensor per plant measurement and one actuator per
-    plant output on `devices/<site>/…` topics: what `SimulatedDevices` publishes and obeys."""
-    site = base.site
-    sensors = [SensorConfig(name=tank_sensor_name(t.name, s.name), topic=f"devices/{site}/{t.name}/{s.name}",
-                            unit="°C", plausible=(-5.0, 110.0), stale_after_s=3 * cfg.service.tick_s)
-               for t in cfg.tanks for s in t.sensors]
-    sensors += [SensorConfig(name=n, topic=f"devices/{site}/{n}", unit="°C", plausible=(-5.0, 110.0),
-                             stale_after_s=3 * cfg.service.tick_s) for n in POINT_SENSORS]
-    sensors += [SensorConfig(name=n, topic=f"devices/{site}/meter/{n}", unit="kWh" if n.endswith("kwh") else "L",
-                             stale_after_s=3 * cfg.service.tick_s) for n in METERS]
-    actuators = [ActuatorConfig(name=n, kind=kind, topic=f"devices/{site}/set/{n}") for n, kind in ACTUATORS.items()]
-    return base.model_copy(update={"sensors": sensors, "actuators": actuators})
-
-
-class SimulatedDevices:
-    """The simulated plant acting as the field devices of an MQTT plant.
-
-    It publishes the plant's sensors and cumulative meters and obeys the actuator topics, over a
-    real broker. `sync(now)` is called by the demo before each service tick: it waits until the
-    orders the service sent have arrived, runs the physics up to `now`, publishes, and waits until
-    the service's link has the new values, so each tick sees the plant exactly as it is at `now`
-    (a real plant's devices publish on their own schedule instead). Like real devices, they
-    reconnect by themselves after a broker restart; while either side is offline nothing is
-    awaited and the physics runs on with the last orders received.
-    """
-
-    def __init__(self, plant: SimulatedPlant, mqtt: MqttConfig, cfg: PlantConfig) -> None:
-        self.plant = plant
-        self.mqtt = mqtt
-        self.cfg = cfg
-        self._meters = dict.fromkeys(METERS, 0.0)
-        self._flows = EnergyFlows()
-        self._actuators = {a.topic: a for a in mqtt.actuators}
-        self._topics = {s.name: s.topic for s in mqtt.sensors}
-        self.received: dict[str, Any] = {}
-        #: Injected sensor faults, by sensor name: None stops that device publishing (its reading goes
-        #: stale); a number is published instead of the true value (say an implausible -127 °C).
-        self.faults: dict[str, float | None] = {}
-        self._client: Any = None
-        self._connected = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self.last_error: Exception | None = None
-        self.min_outlet_c = math.inf
-        #: Called after each advance (the demo hands the coolant temperature to the emulated firmware).
-        self.on_advance: Callable[[], None] | None = None
-
-    @property
-    def connected(self) -> bool:
-        return self._connected.is_set()
-
-    async def start(self) -> None:
-        """Connect (and keep reconnecting); raise if the first connection fails within the timeout."""
-        self._task = asyncio.create_task(self._run(), name=f"devices-{self.mqtt.site}")
-        try:
-            await asyncio.wait_for(self._connected.wait(), self.mqtt.broker.connect_timeout_s)
-        except TimeoutError:
-            await self.stop()
-            raise self.last_error or TimeoutError("simulated devices: no connection to the broker") from None
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        import aiomqtt
-
-        from boiler.mqtt.client import make_tls_context
-
-        b = self.mqtt.broker
-        tls = make_tls_context(b.tls) if b.tls is not None else None
-        delay_s = b.reconnect_min_s
-        while True:
-            try:
-                async with aiomqtt.Client(
-                    b.host, b.effective_port, username=b.username, password=b.resolved_password(None),
-                    tls_context=tls, identifier=f"devices-{self.mqtt.site}", timeout=b.connect_timeout_s,
-                    socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
-                ) as client:
-                    client.pending_calls_threshold = 2 * len(self._topics) + 10  # one tick's publishes at once
-                    for topic in self._actuators:
-                        await client.subscribe(topic, qos=1)
-                    self._client, delay_s = client, b.reconnect_min_s
-                    self._connected.set()
-                    await self._listen(client)
-            except aiomqtt.MqttError as exc:
-                if self.connected:
-                    log.warning("devices_disconnected error=%s", exc)
-                self.last_error = exc
-            finally:
-                self._connected.clear()
-                self._client = None
-            await asyncio.sleep(delay_s)
-            delay_s = min(2 * delay_s, b.reconnect_max_s)
-
-    async def _listen(self, client: Any) -> None:
-        from boiler.mqtt.actuators import decode
-
-        async for message in client.messages:
-            config = self._actuators.get(str(message.topic))
-            if config is None:
-                continue
-            try:
-                self.received[config.name] = decode(config, message.payload)
-            except ValueError as exc:
-                log.warning("device_bad_command topic=%s error=%s", message.topic, exc)
-                continue
-            self._obey()
-
-    def _obey(self) -> None:
-        c = self.received
-        current = self.plant.commands
-        self.plant.apply(Commands(
-            miner_limits_w={}, charge_pump=bool(c.get("charging_pump", current.charge_pump)),
-            gas_enable=bool(c.get("gas_enable", current.gas_enable)),
-            gas_setpoint_c=float(c.get("gas_setpoint", current.gas_setpoint_c)),
-            destratify=bool(c.get("destratify_pump", current.destratify)),
-            dry_cooler=bool(c.get("dry_cooler", current.dry_cooler)), reason="devices"), miners=False)
-
-    async def sync(self, now_s: float, link: Any, timeout_s: float = 5.0) -> None:
-        """Bring the devices to `now_s` with the service's link (see the class docstring)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-
-        def online() -> bool:
-            return self.connected and bool(link.connected)
-
-        sent = dict(link.actuators.current())
-        while online() and any(self.received.get(k) != v for k, v in sent.items()) and loop.time() < deadline:
-            await asyncio.sleep(0.002)
-        self.advance(now_s)
-        if self.on_advance is not None:
-            self.on_advance()
-        last = await self.publish()
-        if last is None:
-            return
-        while online() and loop.time() < deadline:
-            # The last message sent arrived (trusted or not): everything before it has too.
-            r = link.board.reading(last, now_s)
-            if r.age_s is not None and r.age_s <= 0.0 and r.status in ("ok", "implausible"):
-                return
-            await asyncio.sleep(0.002)
-        if online():
-            log.warning("devices_sync_timeout at=%s", now_s)
-
-    def advance(self, now_s: float) -> None:
-        plant = self.plant
-        while plant.now_s + plant.step_s <= now_s + 1e-6:
-            step = plant.step()
-            add_flows(self._flows, step)
-            self.min_outlet_c = min(self.min_outlet_c, step.outlet_c)
-        f = self._flows
-        self._meters = {"miner_heat_kwh": f.miner_heat_j / J_PER_KWH, "gas_kwh": f.gas_fuel_j / J_PER_KWH,
-                        "dhw_volume": f.dhw_volume_l, "electricity_kwh": f.electricity_j / J_PER_KWH}
-
-    def values(self) -> dict[str, float]:
-        """What each device would publish now, by sensor name (faults applied), the outlet last."""
-        plant = self.plant
-        true: dict[str, float | None] = {
-            tank_sensor_name(*key.split(".", 1)): v for key, v in plant.sensor_values().items()}
-        true.update(loop_return=plant.loop_return_c, coolant_in=plant.coolant.inlet_c,
-                    coolant_out=plant.coolant_out_c, cold_water=plant.cold_water_c, **self._meters)
-        true["outlet"] = plant.outlet_c  # last: `sync` waits for the last one sent
-        out = {}
-        for name, value in true.items():
-            if name in self.faults:
-                value = self.faults[name]
-            if name in self._topics and value is not None and math.isfinite(value):
-                out[name] = value
-        return out
-
-    async def publish(self) -> str | None:
-        """Publish every sensor; the name of the last one sent, or None if nothing could be sent."""
-        import aiomqtt
-
-        client, values = self._client, self.values()
-        if client is None or not values:
-            return None
-        try:
-            # Calls start in order, so the messages leave in order; the acks are awaited together.
-            await asyncio.gather(*(client.publish(self._topics[name], f"{value:.6f}", qos=1)
-                                   for name, value in values.items()))
-        except aiomqtt.MqttError as exc:
-            log.warning("devices_publish_failed error=%s", exc)
-            return None
-        return next(reversed(values))
-
-    @property
-    def flows(self) -> EnergyFlows:
-        """Everything the simulated plant exchanged (the truth the meters measure)."""
-        return self._flows

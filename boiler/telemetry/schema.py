@@ -87,6 +87,7 @@ MINER_STATE_CODES: Final[Mapping[str, int]] = {
 DECISION: Final = "decision"
 DECISION_FIELDS: Final[Mapping[str, FieldType]] = {
     "reason": str,
+    "decided_by": str,
     "miner_power_w": float,
     "charge_pump": bool,
     "gas_enable": bool,

@@ -11,6 +11,8 @@ import pytest
 from boiler import scenarios
 from boiler.control.lp_store import StorePlan, solve_store
 from boiler.control.mpc import MpcStrategy
+from boiler.control.plant_model import PlantModel
+from boiler.control.registry import make_strategy
 from boiler.simulation import SensorFault, Simulation, run_simulation
 
 WINTER = date(2026, 1, 5)
@@ -25,10 +27,9 @@ def _drive(sim: Simulation, until_s: float | None = None) -> list[tuple]:
             t = sim.plant.now_s - sim.start_s
             if until_s is not None and t > until_s:
                 break
-            cmds = sim.decide(sim.observe())
+            cmds = sim.tick().commands
             out.append((t, dict(cmds.miner_limits_w), cmds.gas_setpoint_c, cmds.charge_pump, cmds.dry_cooler,
                         cmds.reason))
-            sim.apply(cmds)
         sim.advance()
     return out
 
@@ -140,7 +141,10 @@ def test_the_oracle_mpc_knows_the_future_draws_exactly() -> None:
     oracle = sim.controller.safety.strategy
     assert oracle.name == "mpc_oracle" and isinstance(oracle, MpcStrategy)
     heat_kwh = np.asarray(sim.plant.draw_heat_j) / 3.6e6
-    obs = sim.observe()
+    first = sim.tick()
+    assert first.decided_by == "mpc_oracle" and first.commands.reason.startswith("mpc")
+    obs = first.observation
+    sim.advance()
     step = sim.step_s
     assert oracle.expected_draw_kwh(sim.start_s, obs, 0.0, DAY_S) == pytest.approx(heat_kwh[:720].sum())
     assert oracle.expected_draw_kwh(sim.start_s, obs, 10 * step, 5 * step) == pytest.approx(heat_kwh[10:15].sum())
@@ -153,11 +157,8 @@ def test_the_oracle_mpc_knows_the_future_draws_exactly() -> None:
 
 def test_the_oracle_is_not_a_controller() -> None:
     """Only the simulator can build it; a config or the service cannot ask for it."""
-    from boiler.control.plant_model import PlantModel
-    from boiler.control.strategies import make_strategy
-
     cfg = scenarios.load("residence-48")
-    with pytest.raises(ValueError, match="simulator's future"):
+    with pytest.raises(ValueError, match="unknown strategy 'mpc_oracle'"):
         make_strategy("mpc_oracle", cfg, PlantModel.from_config(cfg, 1000.0))
     with pytest.raises(ValueError):
         cfg.model_copy(update={"control": cfg.control.model_validate({**cfg.control.model_dump(),

@@ -12,7 +12,11 @@ from typer.testing import CliRunner
 
 from boiler import scenarios
 from boiler.cli import app
-from boiler.control.optimum import (
+from boiler.control.types import Decision, Observation
+from boiler.economics import FlatTariff, TimeOfUseTariff
+from boiler.plant import coolant as coolant_module
+from boiler.simulation import SUMMARY_KEYS, Simulation, run_simulation
+from boiler.simulation.optimum import (
     OptimumError,
     hashrate_ths,
     miner_ceiling_c,
@@ -21,10 +25,6 @@ from boiler.control.optimum import (
     run_optimum,
     step_inputs,
 )
-from boiler.control.types import Decision, Observation
-from boiler.economics import FlatTariff, TimeOfUseTariff
-from boiler.plant import coolant as coolant_module
-from boiler.simulation import SUMMARY_KEYS, Simulation, run_simulation
 from miners.catalogue import CATALOGUE, get_spec
 from tank.water import lpm_to_w_per_k
 
@@ -154,7 +154,7 @@ def _run(cfg, days: float, seed: int, strategy: str, replace=None) -> dict:
         sim.controller.safety.strategy = replace
     while not sim.done:
         if sim.control_due():
-            sim.apply(sim.decide(sim.observe()))
+            sim.tick()
         sim.advance()
     return sim.result().summary
 

@@ -56,7 +56,7 @@ def test_no_miner_changes_more_than_the_daily_budget_on_any_day(scenario: str, s
     per_day: list[int] = []
     while not sim.done:
         if sim.control_due():
-            sim.apply(sim.decide(sim.observe()))
+            sim.tick()
         sim.advance()
         if sim.k % steps_per_day == 0:  # local midnight (no DST change in these weeks)
             now = dict(sim.controller.changes_by_miner)

@@ -24,9 +24,9 @@ from boiler.config import PlantConfig
 from boiler.service import systemd
 from boiler.service.clock import PacedClock
 from boiler.service.notify import notify
-from boiler.service.plant_io import SimulatedPlantIO
 from boiler.service.service import PlantService
 from boiler.simulation import build_plant, local_midnight_s
+from boiler.simulation.plant_io import SimulatedPlantIO
 from boiler.store import PlantStore
 
 runner = CliRunner()

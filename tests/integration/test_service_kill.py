@@ -48,9 +48,11 @@ import pytest
 from boiler import scenarios
 from boiler.hil import driver_configs, emulated_fleet, live_physics
 from boiler.service.clock import PacedClock
-from boiler.service.plant_io import SimulatedPlantIO
+from boiler.loop import FlowSample
+from boiler.ledger import EnergyFlows
 from boiler.service.service import PlantService
 from boiler.simulation import build_plant, local_midnight_s
+from boiler.simulation.plant_io import SimulatedPlantIO
 from boiler.store import PlantStore
 from miners.fleet import PyasicFleet
 
@@ -66,9 +68,14 @@ class MeteredIO(SimulatedPlantIO):
 
     async def read(self, now_s):
         reading = await super().read(now_s)
-        reading.flows.hash_ths_s = meter_ths * (now_s - self.since_s)
+        samples = list(reading.samples)
+        for sample in samples:  # the meter, not the plant's own hashrate, is what gets booked
+            sample.flows.hash_ths_s = 0.0
+        if not samples:
+            samples.append(FlowSample(end_s=now_s, flows=EnergyFlows(), store_min_c={}, dt_s=0.0))
+        samples[-1].flows.hash_ths_s = meter_ths * (now_s - self.since_s)
         self.since_s = now_s
-        return dataclasses.replace(reading, hashrate_metered=True)
+        return dataclasses.replace(reading, samples=tuple(samples), hashrate_metered=True)
 
 
 async def main():
@@ -86,7 +93,9 @@ async def main():
         async with fleet:
             driver = PyasicFleet(driver_configs(cfg, fleet), timeout_s=5.0, clock=clock)
             io = MeteredIO(plant, lambda r: fleet.set_coolant_inlet(plant.coolant.inlet_c), now_s)
-            service = PlantService(cfg, io, driver, store, clock, exchanger_ua_w_per_k=plant.exchanger.ua_w_per_k)
+            # One line per committed tick: the test kills after a number of these, not after a delay.
+            service = PlantService(cfg, io, driver, store, clock, exchanger_ua_w_per_k=plant.exchanger.ua_w_per_k,
+                                   on_status=lambda s: print("tick", s.ticks, flush=True))
             print("running", now_s, flush=True)
             await service.run(asyncio.Event())
 
@@ -124,6 +133,18 @@ def wait_running(child: subprocess.Popen[str], log: Path, timeout_s: float = 60.
     assert line.startswith("running"), f"child did not start: {line!r}\n{log.read_text()[-3000:]}"
 
 
+def wait_ticks(child: subprocess.Popen[str], log: Path, ticks: int, timeout_s: float = 120.0) -> None:
+    """Return once the child has committed `ticks` ticks (it prints a line after each)."""
+    assert child.stdout is not None
+    seen = 0
+    deadline = time.monotonic() + timeout_s
+    while seen < ticks:
+        ready, _, _ = select.select([child.stdout], [], [], max(0.0, deadline - time.monotonic()))
+        line = child.stdout.readline() if ready else ""
+        assert line.startswith("tick"), f"child stopped ticking after {seen}: {line!r}\n{log.read_text()[-3000:]}"
+        seen += 1
+
+
 def check_rows(rows: dict[float, tuple[float, str]], fleet_max_w: float) -> None:
     starts = sorted(rows)
     for i, start in enumerate(starts):
@@ -155,7 +176,9 @@ def test_sigkill_at_random_points_never_loses_or_doubles_a_ledger_row(tmp_path: 
         child = start_child(state, first_ip, log)
         try:
             wait_running(child, log)
-            time.sleep(rng.uniform(0.05, 1.0))
+            wait_ticks(child, log, rng.randint(1, 6))
+            # Somewhere in the next tick: during its reads, its commit or its sleep.
+            time.sleep(rng.uniform(0.0, 0.02))
             assert child.poll() is None, f"child ended by itself (seed {seed}):\n{log.read_text()[-3000:]}"
         finally:
             child.send_signal(signal.SIGKILL)

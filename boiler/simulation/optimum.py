@@ -22,7 +22,10 @@ import numpy as np
 from boiler.config import PlantConfig
 from boiler.control.lp_store import MinerLp, StoreLp, StorePlan, solve_store
 from boiler.hygiene import HygieneChecker
-from boiler.ledger import LedgerRow
+from boiler.ledger import LedgerRow, sum_rows
+from boiler.simulation.build import draw_profile, mains_model
+from boiler.simulation.runner import SimulationResult, Trace
+from boiler.summary import HygieneFigures, RunSummary, build_summary
 from miners.catalogue import MinerSpec, get_spec
 from tank.loop import RecirculationLoop
 from tank.mains import day_of_year
@@ -194,8 +197,6 @@ class StepInputs:
 
 def step_inputs(cfg: PlantConfig, days: float, start: date, seed: int) -> StepInputs:
     """The draws, mains temperature and electricity price of every step, as the simulator builds them."""
-    from boiler.simulation import draw_profile, mains_model  # the simulator imports this module lazily
-
     step_s = cfg.simulation.step_s
     n = round(days * S_PER_DAY / step_s)
     if n < 1:
@@ -397,10 +398,8 @@ def build_problem(cfg: PlantConfig, rx: Relaxation, si: StepInputs, steps_per_sl
 
 # -- the yardstick as a simulation result --------------------------------------------------------
 def run_optimum(cfg: PlantConfig, days: float, start: date, *, scenario: str = "custom", seed: int = 1,
-                time_limit_s: float | None = None):  # -> SimulationResult (imported lazily: no cycle)
+                time_limit_s: float | None = None) -> SimulationResult:
     """Solve the bound for this period and report it with the simulator's summary keys."""
-    from boiler.simulation import SimulationResult, Trace
-
     wall0 = time.perf_counter()
     oc = cfg.control.optimum
     si = step_inputs(cfg, days, start, seed)
@@ -412,9 +411,8 @@ def run_optimum(cfg: PlantConfig, days: float, start: date, *, scenario: str = "
         why = ("no strategy can hold the setpoint with this plant and these draws"
                if plan.status == "infeasible" else f"the solver stopped: {plan.status}")
         raise OptimumError(f"optimum for {scenario}: {why}")
-    summary = _summary(cfg, lp, plan, si, rx, scenario, days, start, seed)
-    summary["wall_seconds"] = time.perf_counter() - wall0
     rows = _ledger_rows(cfg, lp, plan, si, edges)
+    summary = _summary(cfg, lp, plan, si, rx, rows, scenario, days, start, seed, time.perf_counter() - wall0)
     t = (edges[:-1] * si.step_s).astype(float)
     cols = {
         "miner_power_w": plan.miner_kw.sum(axis=0) * 1000.0,
@@ -429,70 +427,28 @@ def run_optimum(cfg: PlantConfig, days: float, start: date, *, scenario: str = "
         "setpoint_c": np.full(t.size, cfg.control.setpoint_c),
     }
     checker = HygieneChecker(cfg.hygiene, {tk.name: tk.role for tk in cfg.tanks})
-    return SimulationResult(summary=summary, ledger=rows, trace=Trace(time_s=t, columns=cols), hygiene=checker,
-                            limit_changes_by_miner={})
+    return SimulationResult(summary=summary.as_dict(), ledger=rows, trace=Trace(time_s=t, columns=cols),
+                            hygiene=checker, limit_changes_by_miner={}, run_summary=summary)
 
 
-def _summary(cfg: PlantConfig, lp: StoreLp, plan: StorePlan, si: StepInputs, rx: Relaxation, scenario: str,
-             days: float, start: date, seed: int) -> dict[str, object]:
-    h = lp.hours
-    elec_kwh = float(np.sum(plan.miner_kw.sum(axis=0) * h))
-    elec_eur = float(np.sum(plan.miner_kw.sum(axis=0) * h * lp.price_eur_per_kwh))
-    revenue = float(np.sum(plan.hashrate_ths.sum(axis=0) * h * lp.revenue_eur_per_ths_h))
-    gas_heat = float(np.sum(plan.gas_kw * h))
-    g = cfg.gas_boiler
-    fuel = gas_heat / g.efficiency_pci if g else 0.0
-    gas_eur = fuel * cfg.prices.gas.eur_per_kwh_pci()
-    miner_heat = float(np.sum(plan.miner_heat_kw * h))
-    dhw = float(plan.dhw_kwh.sum())
-    tank_loss = float(plan.loss_kwh.sum())
-    loop_loss = float(plan.loop_kwh.sum())
-    stored = float(plan.el_kwh[-1] + plan.eh_kwh[-1] - lp.el0_kwh - lp.eh0_kwh)
+def _summary(cfg: PlantConfig, lp: StoreLp, plan: StorePlan, si: StepInputs, rx: Relaxation, rows: list[LedgerRow],
+             scenario: str, days: float, start: date, seed: int, wall_s: float) -> RunSummary:
     # Litres at the setpoint that carry the heat drawn (the bound draws no water below it).
     vol = float(np.sum(si.demand_j / (HEAT_CAPACITY_J_PER_L_K * np.maximum(rx.setpoint_c - si.cold_c, 1.0))))
+    totals = sum_rows(rows)
+    totals.dhw_volume_l = vol
+    stored = float(plan.el_kwh[-1] + plan.eh_kwh[-1] - lp.el0_kwh - lp.eh0_kwh)
     rules = cfg.hygiene
-    return {
-        "scenario": scenario,
-        "strategy": "optimum",
-        "days": days,
-        "start": start.isoformat(),
-        "seed": seed,
-        "step_s": si.step_s,
-        "slot_s": float(np.mean(h) * 3600.0),
-        "miner_ceiling_c": rx.theta_c,
-        "dhw_volume_l": vol,
-        "dhw_heat_kwh": dhw,
-        "dhw_demand_kwh": float(si.demand_j.sum() / J_PER_KWH),
-        "dhw_volume_below_setpoint_l": 0.0,
-        "min_outlet_temp_c": rx.setpoint_c,  # the constraint the bound is held to
-        "min_loop_return_c": None,
-        "heat_from_miners_kwh": miner_heat,
-        "heat_from_gas_kwh": gas_heat,
-        "heat_dumped_kwh": float(np.sum(plan.dump_kw * h)),
-        "miner_heat_share": miner_heat / (miner_heat + gas_heat) if miner_heat + gas_heat > 0 else 0.0,
-        "electricity_kwh": elec_kwh,
-        "gas_fuel_kwh": fuel,
-        "tank_losses_kwh": tank_loss,
-        "loop_losses_kwh": loop_loss,
-        "stored_energy_change_kwh": stored,
-        "energy_balance_error_kwh": miner_heat + gas_heat - dhw - tank_loss - loop_loss - stored,
-        "mining_revenue_eur": revenue,
-        "electricity_cost_eur": elec_eur,
-        "gas_cost_eur": gas_eur,
-        "net_cost_eur": elec_eur + gas_eur - revenue,
-        "btc_mined": revenue * cfg.mining.btc_per_eur(),
-        "hashrate_ths_mean": float(np.sum(plan.hashrate_ths.sum(axis=0) * h) / np.sum(h)),
-        "co2_kg": fuel * cfg.co2.gas_kg_per_kwh_pci + elec_kwh * cfg.co2.grid_kg_per_kwh,
-        "power_limit_changes": None,
-        "gas_starts": None,
-        # The bound keeps the outlet ≥ the setpoint (so the loop return ≥ its design drop below it) but
-        # does not model daily disinfection cycles.
-        "legionella_compliant": rules.daily_cycle == "never" and not rules.preheat_daily_cycle,
-        "hygiene_preset": rules.preset,
-        "hygiene_violations": 0,
-        "legionella_cycles_passed": 0,
-        "wall_seconds": 0.0,
-    }
+    # The bound keeps the outlet ≥ the setpoint (so the loop return ≥ its design drop below it) but does
+    # not model daily disinfection cycles.
+    hygiene = HygieneFigures(compliant=rules.daily_cycle == "never" and not rules.preheat_daily_cycle,
+                             preset=rules.preset, violations=0, cycles_passed=0)
+    return build_summary(
+        totals, scenario=scenario, strategy="optimum", days=days, start=start, seed=seed, step_s=si.step_s,
+        hygiene=hygiene, stored_energy_change_kwh=stored, min_outlet_c=rx.setpoint_c,  # the bound's constraint
+        min_loop_return_c=None, power_limit_changes=None, gas_starts=None, decided_by={}, warnings=[],
+        wall_seconds=wall_s, extra={"slot_s": float(np.mean(lp.hours) * 3600.0), "miner_ceiling_c": rx.theta_c},
+    )
 
 
 def _ledger_rows(cfg: PlantConfig, lp: StoreLp, plan: StorePlan, si: StepInputs,
