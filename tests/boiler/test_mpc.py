@@ -91,6 +91,14 @@ def test_solver_failure_or_time_out_falls_back_to_rule_and_is_logged(status, log
     lines = [r.getMessage() for r in caplog.records if "event=mpc_fallback" in r.getMessage()]
     assert len(lines) == failing.calls and all(logged in line for line in lines)
     assert all(r[-1].startswith("rule[") for r in decisions)
+    # The fallback is named, in the tick counts, the summary's warning and the log: never silent.
+    s = res.summary
+    assert s["strategy"] == "mpc" and s["decided_by"].get("mpc", 0) == 0
+    assert s["decided_by"]["rule"] == sum(1 for r in decisions if r[-1].startswith("rule["))
+    assert s["strategy_share"] == 0.0
+    assert len(s["warnings"]) == 1 and "strategy mpc decided only 0%" in s["warnings"][0]
+    assert any("run_warning" in r.getMessage() and "strategy mpc decided only" in r.getMessage()
+               for r in caplog.records if r.name == "boiler.run")
     # Falling back means deciding exactly as the rule strategy would.
     for key in ("net_cost_eur", "gas_fuel_kwh", "electricity_kwh", "power_limit_changes"):
         assert res.summary[key] == pytest.approx(ref.summary[key], rel=1e-12), key

@@ -19,9 +19,8 @@ from typing import Any
 import aiomqtt
 import pytest
 
-import boiler.mqtt.client
 import boiler.service.demo
-import boiler.telemetry
+import boiler.service.links
 from boiler import scenarios
 from boiler.config import PlantConfig
 from boiler.service.service import ServiceStatus
@@ -82,6 +81,7 @@ class Tick:
     miner_states: dict[str, str]  # as polled through pyasic at the start of the tick
     miner_limits_w: dict[str, float | None]
     outlet_c: float | None
+    decided_by: str = ""
 
 
 class Recorder:
@@ -106,7 +106,7 @@ class Recorder:
             gas_enable=c.gas_enable, gas_setpoint_c=c.gas_setpoint_c, charge_pump=c.charge_pump,
             miner_states={m.name: m.state if m.available else "unreachable" for m in s.miners},
             miner_limits_w={m.name: m.limit_w for m in s.miners},
-            outlet_c=s.reading.outlet_c if s.reading is not None else None,
+            outlet_c=s.reading.outlet_c if s.reading is not None else None, decided_by=s.decided_by,
         ))  # fmt: skip
         for action in self.actions.pop(s.ticks, []):
             action()
@@ -235,9 +235,9 @@ class Inside:
 def inside(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inside]:
     """Record the objects `run_demo` creates (it resolves these names when it runs)."""
     seen = Inside()
-    link_cls = boiler.mqtt.client.PlantMqtt
+    link_cls = boiler.service.links.PlantMqtt
     devices_cls = boiler.service.demo.SimulatedDevices
-    telemetry_cls = boiler.telemetry.Telemetry
+    telemetry_cls = boiler.service.links.Telemetry
 
     class Link(link_cls):  # type: ignore[valid-type, misc]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -259,7 +259,7 @@ def inside(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inside]:
             seen.submitted.extend(points)
             return await super().submit(points)
 
-    monkeypatch.setattr(boiler.mqtt.client, "PlantMqtt", Link)
+    monkeypatch.setattr(boiler.service.links, "PlantMqtt", Link)
     monkeypatch.setattr(boiler.service.demo, "SimulatedDevices", Devices)
-    monkeypatch.setattr(boiler.telemetry, "Telemetry", Recording)
+    monkeypatch.setattr(boiler.service.links, "Telemetry", Recording)
     yield seen

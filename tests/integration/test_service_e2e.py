@@ -216,10 +216,13 @@ async def test_a_day_over_mqtt_into_influxdb_1x(
     got = {p.time_ns: {k: float(v) for k, v in p.fields.items()} for p in points}  # JSON gives 3 for 3.0
     assert len(points) == len(got)
     assert got == stored
-    # One decision point per tick, at the tick's plant time.
+    # One decision point per change of reason, at the tick's plant time, with who decided.
+    changes = [t for i, t in enumerate(rec.ticks) if i == 0 or t.reason != rec.ticks[i - 1].reason]
     decisions = influx1.rows("decision", where=f"site = '{site}'")
-    assert [d.time_ns for d in decisions] == [round(t.now_s * 1e9) for t in rec.ticks]
-    assert [d.fields["reason"] for d in decisions] == [t.reason for t in rec.ticks]
+    assert [d.time_ns for d in decisions] == [round(t.now_s * 1e9) for t in changes]
+    assert [d.fields["reason"] for d in decisions] == [t.reason for t in changes]
+    assert [d.fields["decided_by"] for d in decisions] == [t.decided_by for t in changes]
+    assert [d.fields["safety_override"] for d in decisions] == [t.decided_by == "safety" for t in changes]
 
     # -- the retained tree and the discovery configs, as a newcomer (Home Assistant) finds them -----
     tree = await retained(mosquitto, [f"{base}/#", f"homeassistant/+/boiler_{site}/+/config"])
@@ -293,6 +296,9 @@ async def test_victoriametrics_native_write_holds_the_ledger(victoria: VictoriaM
     assert got.keys() == expected.keys()
     # VictoriaMetrics keeps floats as decimals of limited precision.
     assert [got[k] for k in sorted(got)] == pytest.approx([expected[k] for k in sorted(got)], rel=1e-12, abs=1e-12)
-    decisions = victoria.wait_for_samples(f'{{__name__="decision_miner_power_w",site="{site}"}}', len(rec.ticks))
-    assert [t for s in decisions for t in s.timestamps_ms] == [round(t.now_s * 1000) for t in rec.ticks]
-    assert [v for s in decisions for v in s.values] == [t.miner_power_w for t in rec.ticks]
+    # A decision point for each change of reason (the first tick's included), none for the ticks between.
+    changes = [t for i, t in enumerate(rec.ticks) if i == 0 or t.reason != rec.ticks[i - 1].reason]
+    assert 1 < len(changes) < len(rec.ticks)
+    decisions = victoria.wait_for_samples(f'{{__name__="decision_miner_power_w",site="{site}"}}', len(changes))
+    assert [t for s in decisions for t in s.timestamps_ms] == [round(t.now_s * 1000) for t in changes]
+    assert [v for s in decisions for v in s.values] == [t.miner_power_w for t in changes]

@@ -167,9 +167,9 @@ async def test_influxdb_down_for_a_simulated_hour_loses_no_point_and_keeps_order
     arrived = [line for w in list(db.shim.writes) for line in w.body.split("\n") if f"site={site}" in line]
     assert list(dict.fromkeys(arrived)) == submitted
     assert all(line_time_ns(a) <= line_time_ns(b) for a, b in itertools.pairwise(submitted))
-    # Every point is stored with its original (plant-time) timestamp.
-    decisions = db.rows("decision", where=f"site = '{site}'")
-    assert [d.time_ns for d in decisions] == [round(t.now_s * 1e9) for t in rec.ticks]
+    # Every point is stored with its original (plant-time) timestamp: one plant point a tick.
+    plant = db.rows("plant", where=f"site = '{site}'")
+    assert [p.time_ns for p in plant] == [round(t.now_s * 1e9) for t in rec.ticks]
     with PlantStore(opts.state_path) as store:
         rows = store.ledger_rows()
     ledger = db.rows("ledger", where=f"site = '{site}'")
