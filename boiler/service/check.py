@@ -25,18 +25,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import aiomqtt
+from pydantic import SecretStr
+
 from boiler.config import ConfigError, PlantConfig, load_config
+from boiler.control.controller import Controller
+from boiler.control.plant_model import PlantModel, exchanger_ua_w_per_k
 from boiler.mqtt.actuators import ActuatorBank, ActuatorValue, check_value, decode, encode, format_number
+from boiler.mqtt.client import check_broker, describe_connect_error, make_tls_context
 from boiler.mqtt.config import ActuatorConfig, MqttConfig
 from boiler.mqtt.errors import MqttPlantError
 from boiler.mqtt.payload import PayloadError
 from boiler.mqtt.sensors import SensorBoard
 from boiler.service.mqtt_io import ACTUATORS, METERS, POINT_SENSORS, tank_sensor_name
+from boiler.telemetry import Telemetry, telemetry_point
 from boiler.telemetry.config import TelemetryConfig
 from miners.catalogue import get_spec
 from miners.config import Credentials, MinerConfig
 from miners.driver import MinerReading
 from miners.driver_link import Connector, Identity
+from miners.fleet import PyasicFleet
 
 Status = Literal["ok", "warn", "fail", "skip"]
 
@@ -127,8 +135,6 @@ def check_bindings(cfg: PlantConfig) -> CheckItem:
 
 # -- broker -------------------------------------------------------------------------------------------
 async def check_broker_item(mqtt: MqttConfig, environ: Mapping[str, str] | None = None) -> CheckItem:
-    from boiler.mqtt.client import check_broker
-
     b = mqtt.broker
     where = f"{b.host}:{b.effective_port}"
     try:
@@ -145,10 +151,6 @@ async def check_broker_item(mqtt: MqttConfig, environ: Mapping[str, str] | None 
 # -- telemetry ----------------------------------------------------------------------------------------
 async def check_telemetry(cfg: TelemetryConfig, site: str, environ: Mapping[str, str] | None = None) -> CheckItem:
     """Write one `telemetry` point (this probe's own pipeline counters) through the outbox and writer."""
-    from pydantic import SecretStr
-
-    from boiler.telemetry import Telemetry, telemetry_point
-
     try:
         token = cfg.resolved_token(environ)
     except ValueError as exc:
@@ -219,8 +221,6 @@ def _miner_item(config: MinerConfig, reading: MinerReading | None, identity: Ide
 async def check_miners(cfg: PlantConfig, environ: Mapping[str, str] | None = None,
                        connector: Connector | None = None) -> list[CheckItem]:
     """Each miner through `PyasicFleet`: one poll identifies it (MAC/serial checked) and reads it."""
-    from miners.fleet import PyasicFleet
-
     items: dict[str, CheckItem] = {}
     usable: list[MinerConfig] = []
     credentials: dict[str, Credentials] = {}
@@ -246,9 +246,6 @@ async def check_miners(cfg: PlantConfig, environ: Mapping[str, str] | None = Non
 # -- sensors and actuators over MQTT ------------------------------------------------------------------
 def safe_values(cfg: PlantConfig) -> dict[str, ActuatorValue]:
     """What the safe state sends to each actuator the service drives (from the real safety layer)."""
-    from boiler.control.controller import Controller
-    from boiler.control.plant_model import PlantModel, exchanger_ua_w_per_k
-
     model = PlantModel.from_config(cfg, exchanger_ua_w_per_k(cfg) if cfg.miners else 1.0)
     safe = Controller(cfg, model, strategy="rule").safety.safe_state("check")
     return {"charging_pump": safe.charge_pump, "gas_enable": safe.gas_enable, "gas_setpoint": safe.gas_setpoint_c,
@@ -407,10 +404,6 @@ def default_wait_s(mqtt: MqttConfig) -> float:
 
 async def check_plant_io(cfg: PlantConfig, opts: CheckOptions) -> list[CheckItem]:
     """Sensors (listened to for a while) and actuators (commanded one at a time), on one connection."""
-    import aiomqtt
-
-    from boiler.mqtt.client import describe_connect_error, make_tls_context
-
     mqtt = cfg.mqtt
     assert mqtt is not None
     if not mqtt.sensors and not mqtt.actuators:
