@@ -11,6 +11,8 @@ from boiler.hil import VirtualClock, driver_configs, emulated_fleet, run_with_dr
 from boiler.simulation import run_simulation
 from miners.fleet import PyasicFleet
 
+pytestmark = pytest.mark.slow  # hardware in the loop: days through pyasic
+
 WINTER = date(2026, 1, 5)
 
 

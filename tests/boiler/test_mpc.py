@@ -86,7 +86,8 @@ def test_solver_failure_or_time_out_falls_back_to_rule_and_is_logged(status, log
     _mpc(sim).solver = failing
     with caplog.at_level(logging.WARNING, logger="boiler.control.mpc"):
         decisions = _drive(sim)
-    res = sim.result()
+    with caplog.at_level(logging.WARNING, logger="boiler.run"):
+        res = sim.result()
     assert failing.calls > 0
     lines = [r.getMessage() for r in caplog.records if "event=mpc_fallback" in r.getMessage()]
     assert len(lines) == failing.calls and all(logged in line for line in lines)

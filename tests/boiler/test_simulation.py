@@ -74,6 +74,7 @@ def test_summary_has_the_contract_keys(flagship_week) -> None:
         net["electricity_cost_eur"] + net["gas_cost_eur"] - net["mining_revenue_eur"])
 
 
+@pytest.mark.slow  # a year
 def test_energy_is_conserved_over_a_simulated_year() -> None:
     cfg = scenarios.load("residence-48")
     cfg.simulation.step_s = 300.0  # the coarsest step the numerics allow keeps the test quick

@@ -42,6 +42,8 @@ from tests.integration.service_rig import (
     telemetry_config,
 )
 
+pytestmark = pytest.mark.slow  # the service end to end
+
 DAY_S = 86_400.0
 SPEED = 1e6  # plant time runs as fast as the work allows; every check below counts ticks, not seconds
 #: Reasons under which the safety layer, not the operator, has the last word.

@@ -43,6 +43,8 @@ from tests.integration.service_rig import (
     telemetry_config,
 )
 
+pytestmark = pytest.mark.slow  # faults injected into the running service
+
 SPEED = 1e6  # as fast as the work allows: every bound below is in ticks
 SAFE_W = 2500.0  # one S21 at its minimum: the safe state is visible in the miners' limits
 

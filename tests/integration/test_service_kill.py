@@ -162,6 +162,7 @@ def check_rows(rows: dict[float, tuple[float, str]], fleet_max_w: float) -> None
         assert min(data["electricity_kwh"], data["dhw_volume_l"], data["heat_from_gas_kwh"]) >= 0
 
 
+@pytest.mark.slow  # twenty kills and restarts
 def test_sigkill_at_random_points_never_loses_or_doubles_a_ledger_row(tmp_path: Path) -> None:
     seed = secrets.randbits(32)
     rng = random.Random(seed)

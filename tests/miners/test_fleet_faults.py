@@ -118,7 +118,7 @@ FAULTS = {
 }
 
 
-@pytest.mark.parametrize("fault", list(FAULTS))
+@pytest.mark.parametrize("fault", [pytest.param(f, marks=pytest.mark.slow) if f == "slow" else f for f in FAULTS])
 @pytest.mark.parametrize("victim", list(MODELS))
 async def test_a_faulty_miner_is_unavailable_alone_and_recovers(plant: Plant, fault: str, victim: str) -> None:
     first = by_name(await plant.fleet.poll())
