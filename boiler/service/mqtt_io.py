@@ -27,6 +27,7 @@ from typing import Any
 from boiler.config import PlantConfig
 from boiler.control.types import Commands
 from boiler.ledger import EnergyFlows
+from boiler.mqtt.actuators import decode, encode
 from boiler.mqtt.config import ActuatorConfig, MqttConfig, SensorConfig
 from boiler.plant.simulated import SimulatedPlant
 from boiler.service.plant_io import PlantReading, add_flows
@@ -235,8 +236,6 @@ class SimulatedDevices:
             delay_s = min(2 * delay_s, b.reconnect_max_s)
 
     async def _listen(self, client: Any) -> None:
-        from boiler.mqtt.actuators import decode
-
         async for message in client.messages:
             config = self._actuators.get(str(message.topic))
             if config is None:
@@ -267,8 +266,10 @@ class SimulatedDevices:
             return self.connected and bool(link.connected)
 
         sent = dict(link.actuators.current())
-        while online() and any(self.received.get(k) != v for k, v in sent.items()) and loop.time() < deadline:
+        while online() and self.orders_pending(sent) and loop.time() < deadline:
             await asyncio.sleep(0.002)
+        if online() and self.orders_pending(sent):
+            log.warning("devices_orders_timeout at=%s pending=%s", now_s, ",".join(self.orders_pending(sent)))
         self.advance(now_s)
         if self.on_advance is not None:
             self.on_advance()
@@ -283,6 +284,18 @@ class SimulatedDevices:
             await asyncio.sleep(0.002)
         if online():
             log.warning("devices_sync_timeout at=%s", now_s)
+
+    def orders_pending(self, sent: dict[str, Any]) -> list[str]:
+        """The actuators whose last order `sent` has not arrived yet. An order is compared as it
+        travels: the payload is rounded (a setpoint of 57.12345 °C goes out as "57.123")."""
+        by_name = {a.name: a for a in self._actuators.values()}
+        pending = []
+        for name, value in sent.items():
+            config = by_name.get(name)
+            wire = value if config is None else decode(config, encode(config, value))
+            if self.received.get(name) != wire:
+                pending.append(name)
+        return pending
 
     def advance(self, now_s: float) -> None:
         plant = self.plant
