@@ -121,6 +121,16 @@ def pyasic_key(spec: MinerSpec, family: Family) -> str:
     return (raw[:-1] + "0").upper()
 
 
+def family_ports(family: Family, *, legacy_rpc: bool = True) -> tuple[int, ...]:
+    """The TCP ports a miner of `family` listens on (v3 firmware also answers on 4028 unless
+    `legacy_rpc` is False); the same set `EmulatedMiner` binds."""
+    if family == "braiins":
+        return (RPC_PORT, BRAIINS_GRPC_PORT)
+    if family == "whatsminer-v3":
+        return (RPC_PORT, WHATSMINER_V3_PORT) if legacy_rpc else (WHATSMINER_V3_PORT,)
+    return (RPC_PORT,)
+
+
 def firmware_version(family: Family) -> str:
     if family == "braiins":
         return BRAIINS_FW
