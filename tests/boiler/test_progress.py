@@ -59,3 +59,23 @@ def test_plain_lines_come_every_period_and_at_the_first_and_last_tick() -> None:
 def test_a_meter_needs_a_positive_duration(bad: float) -> None:
     with pytest.raises(ValueError):
         ProgressMeter(bad)
+
+
+def test_the_live_view_shows_site_time_progress_and_time_left() -> None:
+    from rich.console import Console
+
+    from boiler.cli.service_cmd import status_view
+    from boiler.service.service import ServiceStatus
+
+    status = ServiceStatus(now_s=T0_S + 21_600.0, ticks=361)
+    status.reasons.append((T0_S + 21_600.0, "heat:absorb"))
+    wall = Wall()
+    meter = ProgressMeter(86_400.0, wall_clock=wall)
+    meter.update(T0_S)
+    wall.s += 60.0
+    console = Console(record=True, width=200)
+    console.print(status_view(status, "residence-48", "Europe/Paris", meter.update(status.now_s)))
+    text = console.export_text()
+    assert "plant time Mon 05 Jan 06:00" in text
+    assert "25 % · 3 min 00 s left · 360× real time" in text
+    assert any("05 Jan 06:00" in line and "heat:absorb" in line for line in text.splitlines())  # decisions too
