@@ -172,8 +172,21 @@ def demo(
     _out.print(summary_table({**summary, "start": start}))
     if scratch is None:
         _out.print(f"ledger and state kept in {state_path}")
-    if summary["dhw_volume_below_setpoint_l"] > 0 or not summary["legionella_compliant"]:
-        raise typer.Exit(1)
+    failures = _demo_failures(summary)
+    if failures:
+        raise _fail("; ".join(failures), code=1)
+
+
+def _demo_failures(summary: dict) -> list[str]:
+    """Why the demo exits 1, one phrase per finding (empty when it passed)."""
+    out = []
+    if summary["dhw_volume_below_setpoint_l"] > 0:
+        out.append(f"{summary['dhw_volume_below_setpoint_l']:,.0f} L of hot water drawn below the setpoint "
+                   f"(lowest outlet {summary['min_outlet_temp_c']:.1f} °C)")
+    if not summary["legionella_compliant"]:
+        out.append(f"hygiene rules broken ({summary['hygiene_violations']} violation(s), "
+                   f"preset {summary['hygiene_preset']})")
+    return out
 
 
 async def _demo_main(cfg: PlantConfig, opts: object, name: str, quiet: bool) -> dict:

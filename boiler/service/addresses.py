@@ -102,8 +102,8 @@ def _can_bind(ip: str, port: int) -> bool:
             if exc.errno == errno.EADDRINUSE:
                 return False
             if exc.errno == errno.EADDRNOTAVAIL:
-                raise AddressError(f"{ip} is not an address of this machine ({exc.strerror}); "
-                                   f"pass --first-ip 127.0.0.1 or configure more loopback addresses") from None
+                raise AddressError(f"{ip} is not an address of this machine ({exc.strerror}): add it to the "
+                                   f"loopback interface, or pass a --first-ip whose addresses exist") from None
             raise
     return True
 

@@ -121,3 +121,15 @@ def test_state_is_kept_when_asked_for(tmp_path: Path) -> None:
     run = demo("--duration", "600", "--speed", "3600", "--first-ip", first_ip(), "--state", str(state), tmp=tmp_path)
     assert run.returncode in (0, 1), run.stderr
     assert state.exists() and f"ledger and state kept in {state}" in " ".join(run.stdout.split())
+
+
+def test_an_exit_1_says_why() -> None:
+    from boiler.cli.service_cmd import _demo_failures
+
+    passed = {"dhw_volume_below_setpoint_l": 0.0, "min_outlet_temp_c": 61.0, "legionella_compliant": True,
+              "hygiene_violations": 0, "hygiene_preset": "fr"}
+    assert _demo_failures(passed) == []
+    failed = {**passed, "dhw_volume_below_setpoint_l": 1234.4, "min_outlet_temp_c": 51.26,
+              "legionella_compliant": False, "hygiene_violations": 2}
+    assert _demo_failures(failed) == ["1,234 L of hot water drawn below the setpoint (lowest outlet 51.3 °C)",
+                                      "hygiene rules broken (2 violation(s), preset fr)"]
