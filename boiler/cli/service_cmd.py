@@ -7,6 +7,7 @@ broken; run: a fatal error), 2 bad input.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import os
@@ -129,6 +130,8 @@ def demo(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live view; log lines instead.")] = False,
 ) -> None:
     """Run the real service against emulated miners (through pyasic) and the simulated plant."""
+    from aiomqtt import MqttError
+
     from boiler.service.addresses import AddressError, AddressesBusy, choose_addresses
     from boiler.service.demo import DemoOptions
 
@@ -160,8 +163,17 @@ def demo(
                                                  addresses.first_ip, ",".join(map(str, addresses.busy)))
     try:
         summary = asyncio.run(_demo_main(cfg, opts, name, quiet=quiet))
-    except OSError as exc:  # another process took an address between the check and the start
-        raise _fail(f"{exc}; another demo, emulator or test run may hold it: pass a free --first-ip", code=1) from exc
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        # Another process took an address between the check and the start.
+        raise _fail(f"{exc}; another demo, emulator or test run holds it: pass a free --first-ip", code=1) from exc
+    except MqttError as exc:
+        if cfg.mqtt is None:
+            raise
+        broker = cfg.mqtt.broker
+        raise _fail(f"cannot reach the MQTT broker at {broker.host}:{broker.effective_port} ({exc}): start it, or "
+                    f"fix `mqtt.broker` in the config", code=1) from exc
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)

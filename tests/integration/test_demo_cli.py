@@ -133,3 +133,20 @@ def test_an_exit_1_says_why() -> None:
               "legionella_compliant": False, "hygiene_violations": 2}
     assert _demo_failures(failed) == ["1,234 L of hot water drawn below the setpoint (lowest outlet 51.3 °C)",
                                       "hygiene rules broken (2 violation(s), preset fr)"]
+
+
+def test_an_unreachable_broker_exits_1_saying_what_to_do(tmp_path: Path) -> None:
+    import yaml
+
+    with socket.socket() as sock:  # a port nobody listens on once this socket is closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    data = yaml.safe_load((ROOT / "boiler/scenarios/residence-48.yaml").read_text(encoding="utf-8"))
+    data["mqtt"] = {"broker": {"host": "127.0.0.1", "port": port, "connect_timeout_s": 2}, "site": "nobroker"}
+    config = tmp_path / "nobroker.yaml"
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    run = demo("-c", str(config), "--duration", "600", "--first-ip", first_ip(), tmp=tmp_path)
+    assert run.returncode == 1
+    assert f"cannot reach the MQTT broker at 127.0.0.1:{port}" in " ".join(run.stderr.split())
+    assert "Traceback" not in run.stderr + run.stdout
+    assert leftovers(tmp_path) == []
