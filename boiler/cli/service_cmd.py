@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console, Group
@@ -30,6 +30,9 @@ from boiler.config import ConfigError, PlantConfig, load_config
 from boiler.service.progress import Progress, ProgressLines, ProgressMeter, log_progress
 from boiler.service.service import ServiceStatus
 from boiler.timefmt import plant_time
+
+if TYPE_CHECKING:
+    from boiler.service.demo import DemoOptions
 
 _out = Console()
 _err = Console(stderr=True)
@@ -69,8 +72,7 @@ def status_view(s: ServiceStatus, scenario: str, timezone: str = "UTC", progress
     """The live view; plant times in the site's `timezone`."""
     when = plant_time(s.now_s, timezone) if s.ticks else "—"
     head = Table.grid(padding=(0, 2))
-    done = "" if progress is None else progress.done()
-    head.add_row(f"[bold]{scenario}[/bold]", f"plant time {when}", f"tick {s.ticks}", done,
+    head.add_row(f"[bold]{scenario}[/bold]", f"plant time {when}", f"tick {s.ticks}",
                  "[red]SAFE STATE[/red]" if s.safe_state else "[green]normal[/green]",
                  "hygiene ok" if s.compliant else "[red]hygiene rule broken[/red]")
     temps = Table(title="Tank", show_header=True, header_style="bold")
@@ -111,7 +113,8 @@ def status_view(s: ServiceStatus, scenario: str, timezone: str = "UTC", progress
     reasons.add_column("reason")
     for at, why in list(s.reasons)[-6:]:
         reasons.add_row(plant_time(at, timezone).split(" ", 1)[1], why)
-    return Group(head, grid, f"gas boiler: {gas}", reasons)
+    done = "" if progress is None else progress.done()
+    return Group(head, *([f"progress: {done}"] if done else []), grid, f"gas boiler: {gas}", reasons)
 
 
 def demo(
@@ -201,22 +204,21 @@ def _demo_failures(summary: dict) -> list[str]:
     return out
 
 
-async def _demo_main(cfg: PlantConfig, opts: object, name: str, quiet: bool) -> dict:
+async def _demo_main(cfg: PlantConfig, opts: DemoOptions, name: str, quiet: bool) -> dict:
     from boiler.service.demo import run_demo
 
     stop = asyncio.Event()
     _stop_on_signals(stop)
     timezone = cfg.site.timezone
-    meter = ProgressMeter(getattr(opts, "duration_s", None))
+    meter = ProgressMeter(opts.duration_s)
     if quiet or not _out.is_terminal:
         # No live view: log lines (-q), or plain progress lines when the output is a file or a pipe.
         emit: Callable[[Progress], None] = log_progress(timezone) if quiet else \
             (lambda p: _out.print(f"{name} · {p.summary(timezone)}", highlight=False, soft_wrap=True))
         lines = ProgressLines(meter, timezone, emit)
-        return await run_demo(cfg, opts, name, stop=stop,  # type: ignore[arg-type]
-                              on_status=lambda s: lines.update(s.now_s))
+        return await run_demo(cfg, opts, name, stop=stop, on_status=lambda s: lines.update(s.now_s))
     with Live(console=_out, refresh_per_second=4, transient=False) as view:
-        return await run_demo(cfg, opts, name, stop=stop,  # type: ignore[arg-type]
+        return await run_demo(cfg, opts, name, stop=stop,
                               on_status=lambda s: view.update(status_view(s, name, timezone, meter.update(s.now_s))))
 
 
