@@ -89,9 +89,18 @@ def apply_credentials(miner: MinerProtocol, credentials: Credentials) -> None:
 # ---------------------------------------------------------------------------------- identification
 
 
+class BOSerUnknown(BOSer):
+    """Braiins OS+ (gRPC era) on a model pyasic 0.79 has no class for (e.g. Antminer S21 XP Hyd.)."""
+
+
 async def identify(ip: str) -> MinerProtocol | None:
     """Ask pyasic what answers at `ip`; None when nothing recognisable does."""
     miner = await pyasic.get_miner(ip)
+    if type(miner) is MINER_CLASSES[MinerTypes.BRAIINS_OS][None] and await _speaks_boser(miner):
+        # pyasic: a BOS+ model it has no class for gets the legacy pre-gRPC class (GraphQL, luci),
+        # which can neither read nor command current BOS+; the generic gRPC class can.
+        miner = BOSerUnknown(ip)
+        log.info("event=reclassified ip=%s class=%s", ip, type(miner).__name__)
     if isinstance(miner, BTMinerV2) and not await _v2_answers(miner):
         # pyasic: a Whatsminer with only API v3 open (4028 closed) is found by its 4433 probe, but
         # the firmware version is only asked on 4028, so pyasic builds the v2 class and nothing works.
@@ -100,6 +109,15 @@ async def identify(ip: str) -> MinerProtocol | None:
             miner = _whatsminer_v3(miner, version)
             log.info("event=reclassified ip=%s class=%s", ip, type(miner).__name__)
     return miner
+
+
+async def _speaks_boser(miner: MinerProtocol) -> bool:
+    """True when the RPC `version` names BOSer, the gRPC-era Braiins OS+ firmware."""
+    try:
+        reply = await miner.rpc.version()  # type: ignore[union-attr]
+    except _PYASIC_ERRORS:
+        return False
+    return "BOSER" in str(reply).upper()
 
 
 async def _v2_answers(miner: BTMinerV2) -> bool:

@@ -7,15 +7,18 @@ broken; run: a fatal error), 2 bad input.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
 import tempfile
-from datetime import UTC, date, datetime
+from collections.abc import Callable
+from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console, Group
@@ -24,7 +27,12 @@ from rich.table import Table
 
 from boiler import scenarios
 from boiler.config import ConfigError, PlantConfig, load_config
+from boiler.service.progress import Progress, ProgressLines, ProgressMeter, log_progress
 from boiler.service.service import ServiceStatus
+from boiler.timefmt import plant_time
+
+if TYPE_CHECKING:
+    from boiler.service.demo import DemoOptions
 
 _out = Console()
 _err = Console(stderr=True)
@@ -60,8 +68,9 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
-def status_view(s: ServiceStatus, scenario: str) -> Group:
-    when = datetime.fromtimestamp(s.now_s, UTC).astimezone().strftime("%a %d %b %H:%M") if s.ticks else "—"
+def status_view(s: ServiceStatus, scenario: str, timezone: str = "UTC", progress: Progress | None = None) -> Group:
+    """The live view; plant times in the site's `timezone`."""
+    when = plant_time(s.now_s, timezone) if s.ticks else "—"
     head = Table.grid(padding=(0, 2))
     head.add_row(f"[bold]{scenario}[/bold]", f"plant time {when}", f"tick {s.ticks}",
                  f"decided by {s.decided_by or '—'}" + ("" if s.decided_by in ("", s.strategy)
@@ -105,8 +114,9 @@ def status_view(s: ServiceStatus, scenario: str) -> Group:
     reasons.add_column("time")
     reasons.add_column("reason")
     for at, why in list(s.reasons)[-6:]:
-        reasons.add_row(datetime.fromtimestamp(at, UTC).astimezone().strftime("%d %H:%M"), why)
-    return Group(head, grid, f"gas boiler: {gas}", reasons)
+        reasons.add_row(plant_time(at, timezone).split(" ", 1)[1], why)
+    done = "" if progress is None else progress.done()
+    return Group(head, *([f"progress: {done}"] if done else []), grid, f"gas boiler: {gas}", reasons)
 
 
 def demo(
@@ -118,11 +128,16 @@ def demo(
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the summary (simulate's keys).")] = None,
     start: Annotated[str, typer.Option("--start", help="First day, YYYY-MM-DD.")] = "2026-01-05",
     tick: Annotated[float, typer.Option("--tick", help="Service tick in plant seconds.", min=1)] = 60.0,
-    first_ip: Annotated[str, typer.Option("--first-ip", help="First loopback address of the miners.")] = "127.0.1.1",
+    first_ip: Annotated[str | None, typer.Option(
+        "--first-ip", help="First loopback address of the miners (default 127.0.1.1, or the next free block "
+        "when another process holds it).")] = None,
     state: Annotated[Path | None, typer.Option("--state", help="SQLite file (default: a new temporary one).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live view; log lines instead.")] = False,
 ) -> None:
     """Run the real service against emulated miners (through pyasic) and the simulated plant."""
+    from aiomqtt import MqttError
+
+    from boiler.service.addresses import AddressError, AddressesBusy, choose_addresses
     from boiler.service.demo import DemoOptions
 
     name, cfg = scenario, None
@@ -136,35 +151,78 @@ def demo(
         raise _fail(str(exc)) from exc
     except ValueError as exc:
         raise _fail(f"--start {start!r} is not a date in YYYY-MM-DD form") from exc
-    state_path = state or Path(tempfile.mkdtemp(prefix="boiler-demo-")) / "state.sqlite"
-    opts = DemoOptions(speed=speed, duration_s=duration, start=first_day, first_ip=first_ip, state_path=state_path,
-                       tick_s=tick)
-    if quiet:
-        setup_logging()
-    else:
-        setup_logging("WARNING")
-    summary = asyncio.run(_demo_main(cfg, opts, name, live=not quiet))
+    try:
+        addresses = choose_addresses([m.model for m in cfg.miners], first_ip)
+    except AddressError as exc:
+        raise _fail(str(exc)) from exc
+    except AddressesBusy as exc:
+        raise _fail(str(exc), code=1) from exc
+    scratch = None if state is not None else Path(tempfile.mkdtemp(prefix="boiler-demo-"))
+    state_path = state if scratch is None else scratch / "state.sqlite"
+    opts = DemoOptions(speed=speed, duration_s=duration, start=first_day, first_ip=addresses.first_ip,
+                       state_path=state_path, tick_s=tick)
+    setup_logging("INFO" if quiet else "WARNING")
+    if addresses.notice() is not None:
+        _err.print(f"[yellow]note:[/yellow] {addresses.notice()}", highlight=False)
+        logging.getLogger("boiler.demo").warning("event=addresses_moved from=%s to=%s busy=%s", addresses.moved_from,
+                                                 addresses.first_ip, ",".join(map(str, addresses.busy)))
+    try:
+        summary = asyncio.run(_demo_main(cfg, opts, name, quiet=quiet))
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        # Another process took an address between the check and the start.
+        raise _fail(f"{exc}; another demo, emulator or test run holds it: pass a free --first-ip", code=1) from exc
+    except MqttError as exc:
+        if cfg.mqtt is None:
+            raise
+        broker = cfg.mqtt.broker
+        raise _fail(f"cannot reach the MQTT broker at {broker.host}:{broker.effective_port} ({exc}): start it, or "
+                    f"fix `mqtt.broker` in the config", code=1) from exc
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
     if json_path is not None:
         json_path.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
     from boiler.cli.simulate import print_warnings, summary_table
 
     _out.print(summary_table({**summary, "start": start}))
     print_warnings(summary)
-    _out.print(f"ledger and state kept in {state_path}")
-    if summary["dhw_volume_below_setpoint_l"] > 0 or not summary["legionella_compliant"]:
-        raise typer.Exit(1)
+    if scratch is None:
+        _out.print(f"ledger and state kept in {state_path}")
+    failures = _demo_failures(summary)
+    if failures:
+        raise _fail("; ".join(failures), code=1)
 
 
-async def _demo_main(cfg: PlantConfig, opts: object, name: str, live: bool) -> dict:
+def _demo_failures(summary: dict) -> list[str]:
+    """Why the demo exits 1, one phrase per finding (empty when it passed)."""
+    out = []
+    if summary["dhw_volume_below_setpoint_l"] > 0:
+        out.append(f"{summary['dhw_volume_below_setpoint_l']:,.0f} L of hot water drawn below the setpoint "
+                   f"(lowest outlet {summary['min_outlet_temp_c']:.1f} °C)")
+    if not summary["legionella_compliant"]:
+        out.append(f"hygiene rules broken ({summary['hygiene_violations']} violation(s), "
+                   f"preset {summary['hygiene_preset']})")
+    return out
+
+
+async def _demo_main(cfg: PlantConfig, opts: DemoOptions, name: str, quiet: bool) -> dict:
     from boiler.service.demo import run_demo
 
     stop = asyncio.Event()
     _stop_on_signals(stop)
-    if not live:
-        return await run_demo(cfg, opts, name, stop=stop)  # type: ignore[arg-type]
+    timezone = cfg.site.timezone
+    meter = ProgressMeter(opts.duration_s)
+    if quiet or not _out.is_terminal:
+        # No live view: log lines (-q), or plain progress lines when the output is a file or a pipe.
+        emit: Callable[[Progress], None] = log_progress(timezone) if quiet else \
+            (lambda p: _out.print(f"{name} · {p.summary(timezone)}", highlight=False, soft_wrap=True))
+        lines = ProgressLines(meter, timezone, emit)
+        return await run_demo(cfg, opts, name, stop=stop, on_status=lambda s: lines.update(s.now_s))
     with Live(console=_out, refresh_per_second=4, transient=False) as view:
-        return await run_demo(cfg, opts, name, stop=stop,  # type: ignore[arg-type]
-                              on_status=lambda s: view.update(status_view(s, name)))
+        return await run_demo(cfg, opts, name, stop=stop,
+                              on_status=lambda s: view.update(status_view(s, name, timezone, meter.update(s.now_s))))
 
 
 def run(

@@ -20,6 +20,8 @@ from rich.table import Table
 from boiler import scenarios
 from boiler.config import ConfigError, PlantConfig, config_json_schema, load_config
 from boiler.site_time import DEFAULT_START
+from boiler.timefmt import human_duration
+from tank.water import S_PER_DAY
 
 _out = Console()
 _err = Console(stderr=True)
@@ -126,7 +128,8 @@ def print_warnings(s: dict[str, object]) -> None:
 
 
 def summary_table(s: dict[str, object]) -> Table:
-    t = Table(title=f"{s['scenario']} · strategy {s['strategy']} · {s['days']:g} days from {s['start']}",
+    span = human_duration(float(s["days"]) * S_PER_DAY)  # type: ignore[arg-type]
+    t = Table(title=f"{s['scenario']} · strategy {s['strategy']} · {span} from {s['start']}",
               show_header=True, header_style="bold")
     t.add_column("", style="bold")
     t.add_column("value", justify="right")

@@ -19,7 +19,7 @@ import aiomqtt
 from boiler.config import PlantConfig
 from boiler.control.types import Commands
 from boiler.ledger import EnergyFlows, add_flows
-from boiler.mqtt.actuators import ActuatorBank, decode
+from boiler.mqtt.actuators import ActuatorBank, decode, encode
 from boiler.mqtt.client import make_tls_context
 from boiler.mqtt.config import ActuatorConfig, MqttConfig, SensorConfig
 from boiler.mqtt.sensors import SensorBoard
@@ -28,11 +28,6 @@ from boiler.service.mqtt_io import ACTUATORS, METERS, POINT_SENSORS, tank_sensor
 from tank.water import J_PER_KWH
 
 log = logging.getLogger(__name__)
-
-#: The demo's setpoints go out rounded (`boiler.mqtt.actuators.format_number`); an order has arrived
-#: when what the devices hold equals it to this.
-_SAME_ORDER_ABS = 1e-3
-
 
 class ServiceLink(Protocol):
     """What `sync` needs of the service's MQTT link (`boiler.mqtt.PlantMqtt`)."""
@@ -45,14 +40,6 @@ class ServiceLink(Protocol):
 
     @property
     def board(self) -> SensorBoard: ...
-
-
-def _same_order(received: Any, sent: bool | float) -> bool:
-    if received is None:
-        return False
-    if isinstance(sent, bool) or isinstance(received, bool):
-        return bool(received) == bool(sent)
-    return math.isclose(float(received), float(sent), abs_tol=_SAME_ORDER_ABS)
 
 
 def device_mqtt_config(cfg: PlantConfig, base: MqttConfig) -> MqttConfig:
@@ -180,12 +167,10 @@ class SimulatedDevices:
             return self.connected and bool(link.connected)
 
         sent = dict(link.actuators.current())
-
-        def orders_arrived() -> bool:
-            return all(_same_order(self.received.get(k), v) for k, v in sent.items())
-
-        while online() and not orders_arrived() and loop.time() < deadline:
+        while online() and self.orders_pending(sent) and loop.time() < deadline:
             await asyncio.sleep(0.002)
+        if online() and self.orders_pending(sent):
+            log.warning("devices_orders_timeout at=%s pending=%s", now_s, ",".join(self.orders_pending(sent)))
         self.advance(now_s)
         if self.on_advance is not None:
             self.on_advance()
@@ -200,6 +185,18 @@ class SimulatedDevices:
             await asyncio.sleep(0.002)
         if online():
             log.warning("devices_sync_timeout at=%s", now_s)
+
+    def orders_pending(self, sent: dict[str, Any]) -> list[str]:
+        """The actuators whose last order `sent` has not arrived yet. An order is compared as it
+        travels: the payload is rounded (a setpoint of 57.12345 °C goes out as "57.123")."""
+        by_name = {a.name: a for a in self._actuators.values()}
+        pending = []
+        for name, value in sent.items():
+            config = by_name.get(name)
+            wire = value if config is None else decode(config, encode(config, value))
+            if self.received.get(name) != wire:
+                pending.append(name)
+        return pending
 
     def advance(self, now_s: float) -> None:
         plant = self.plant

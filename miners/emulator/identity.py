@@ -33,11 +33,14 @@ BRAIINS_FW: Final = "2025-03-18-0-6a9a3d3b-25.03-plus"
 
 #: The family a model speaks unless told otherwise; the M63 generation ships with API v3 firmware.
 _DEFAULT_FAMILY: Final[dict[str, Family]] = {"m63s-plus-plus": "whatsminer-v3"}
-#: Which catalogue firmware each family emulates.
-_FAMILY_FIRMWARE: Final[dict[Family, str]] = {
-    "whatsminer": "whatsminer",
-    "whatsminer-v3": "whatsminer",
-    "braiins": "braiins",
+#: Which catalogue firmware each family emulates. A model with `generic` firmware (no emulator of
+#: its own protocol, e.g. Auradine's AH3880) is emulated as a generic hydro unit that speaks the
+#: Whatsminer API: pyasic identifies it by the Whatsminer handshake and, not knowing the model
+#: string, builds its generic `WhatsminerUnknown` class (docs/emulator.md, "Families").
+_FAMILY_FIRMWARE: Final[dict[Family, frozenset[str]]] = {
+    "whatsminer": frozenset({"whatsminer", "generic"}),
+    "whatsminer-v3": frozenset({"whatsminer", "generic"}),
+    "braiins": frozenset({"braiins"}),
 }
 #: The model a family emulates when only the family is given.
 DEFAULT_MODEL: Final[dict[Family, str]] = {
@@ -53,7 +56,7 @@ def default_family(spec: MinerSpec) -> Family:
         return _DEFAULT_FAMILY[spec.key]
     if spec.firmware == "braiins":
         return "braiins"
-    if spec.firmware == "whatsminer":
+    if spec.firmware in ("whatsminer", "generic"):
         return "whatsminer"
     raise ValueError(
         f"model {spec.key!r} has firmware {spec.firmware!r}, which no emulated family speaks "
@@ -66,8 +69,8 @@ def check_family(spec: MinerSpec, family: str) -> Family:
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
     fam: Family = family  # type: ignore[assignment]
-    if _FAMILY_FIRMWARE[fam] != spec.firmware:
-        fits = [f for f in FAMILIES if _FAMILY_FIRMWARE[f] == spec.firmware]
+    if spec.firmware not in _FAMILY_FIRMWARE[fam]:
+        fits = [f for f in FAMILIES if spec.firmware in _FAMILY_FIRMWARE[f]]
         raise ValueError(
             f"model {spec.key!r} ({spec.model}) runs {spec.firmware} firmware; family {family!r} "
             f"cannot emulate it" + (f" (use {', '.join(fits)})" if fits else "")
@@ -116,6 +119,16 @@ def pyasic_key(spec: MinerSpec, family: Family) -> str:
         return raw.replace("Bitmain ", "").upper()
     raw = raw.replace("_", "")
     return (raw[:-1] + "0").upper()
+
+
+def family_ports(family: Family, *, legacy_rpc: bool = True) -> tuple[int, ...]:
+    """The TCP ports a miner of `family` listens on (v3 firmware also answers on 4028 unless
+    `legacy_rpc` is False); the same set `EmulatedMiner` binds."""
+    if family == "braiins":
+        return (RPC_PORT, BRAIINS_GRPC_PORT)
+    if family == "whatsminer-v3":
+        return (RPC_PORT, WHATSMINER_V3_PORT) if legacy_rpc else (WHATSMINER_V3_PORT,)
+    return (RPC_PORT,)
 
 
 def firmware_version(family: Family) -> str:

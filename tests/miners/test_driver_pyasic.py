@@ -160,6 +160,22 @@ async def test_v3_only_whatsminer_gets_the_v3_class() -> None:
         await rig.fleet.stop()
 
 
+async def test_bos_model_unknown_to_pyasic_gets_the_grpc_class() -> None:
+    clock = Clock()
+    ip = f"{NET}.{next(_blocks)}.1"
+    emu = EmulatedMiner("s21-xp-hyd", ip, clock=clock)  # BOS+; pyasic 0.79 has no class for the model
+    async with EmulatorFleet([emu]):
+        plain = await pyasic.get_miner(ip)
+        assert plain is not None and not isinstance(plain, BOSer)  # the bug: the legacy pre-gRPC class
+        assert not await plain.set_power_limit(4000)
+
+        link = await PyasicConnector().connect(ip, Credentials())
+        assert link is not None and isinstance(link.miner, BOSer)
+        await link.set_power_limit(4000)
+        assert emu.model.power_limit_w == 4000
+        assert (await link.read()).power_limit_w == pytest.approx(4000)
+
+
 async def test_v3_stopped_miner_reads_not_mining() -> None:
     rig = await _rig("whatsminer-v3")
     try:

@@ -70,7 +70,7 @@ async def test_duration_ends_serving() -> None:
         (["--family", "braiins", "--model", "m53s-plus-plus"], "cannot emulate"),
         (["--family", "antminer"], "not known"),
         (["--model", "no-such-miner"], "unknown miner model"),
-        (["--model", "ah3880"], "no emulated family"),
+        (["--family", "braiins", "--model", "ah3880"], "cannot emulate"),
         (["--first-ip", "192.168.1.10"], "not a loopback address"),
         (["--first-ip", "127.0.1.300"], "--first-ip"),
         (["--count", "0"], "--count"),

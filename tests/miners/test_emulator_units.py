@@ -68,8 +68,11 @@ def test_family_defaults_and_mismatch() -> None:
     assert default_family(get_spec("m63s-plus-plus")) == "whatsminer-v3"
     with pytest.raises(ValueError, match="braiins firmware"):
         check_family(get_spec("s21-hyd"), "whatsminer")
-    with pytest.raises(ValueError, match="no emulated family"):
-        default_family(get_spec("ah3880"))
+    # Generic firmware (no emulator of its own protocol) is a generic Whatsminer-API hydro unit.
+    assert default_family(get_spec("ah3880")) == "whatsminer"
+    assert default_family(get_spec("generic-hydro-2kw")) == "whatsminer"
+    with pytest.raises(ValueError, match="use whatsminer, whatsminer-v3"):
+        check_family(get_spec("ah3880"), "braiins")
     assert find_spec("antminer s21 hyd.").key == "s21-hyd"
 
 
