@@ -33,7 +33,8 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip 2>/dev/null || true
 if [ "$with_tests" = 1 ]; then
     # Servers stay stopped: the tests start their own on free loopback ports.
-    apt_install mosquitto influxdb victoria-metrics openssl
+    # chromium and poppler-utils: the monthly report is printed to PDF in a real browser and read back.
+    apt_install mosquitto influxdb victoria-metrics openssl chromium poppler-utils
     for svc in mosquitto influxdb victoria-metrics; do
         as_root systemctl disable --now "$svc" >/dev/null 2>&1 || true
     done
