@@ -123,10 +123,10 @@ CHARTS: tuple[tuple[str, ChartFn], ...] = (
 )
 
 
-def chart_svgs(report: MonthReport, width_in: float = 6.4, height_in: float = 3.4) -> dict[str, str]:
+def chart_svgs(report: MonthReport, width_in: float = 4.2, height_in: float = 3.0) -> dict[str, str]:
     """Each chart as a standalone SVG document (no XML prologue), for inlining in HTML."""
     out: dict[str, str] = {}
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "boiler-report", "font.size": 9}):
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "boiler-report", "font.size": 7.5}):
         for name, draw in CHARTS:
             fig = Figure(figsize=(width_in, height_in), layout="constrained")
             draw(fig.add_subplot(), report)

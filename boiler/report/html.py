@@ -15,24 +15,25 @@ _CSS = """
 @page { size: A4; margin: 12mm; }
 * { box-sizing: border-box; }
 body { font-family: "DejaVu Sans", "Liberation Sans", Arial, sans-serif; color: #1d1d1d; margin: 0 auto;
-       max-width: 190mm; font-size: 10pt; line-height: 1.35; }
+       max-width: 186mm; font-size: 10pt; line-height: 1.35; }
 h1 { font-size: 17pt; margin: 0 0 2mm; }
-h2 { font-size: 12pt; margin: 5mm 0 2mm; border-bottom: 1px solid #ccc; padding-bottom: 1mm; }
+h2 { font-size: 12pt; margin: 5mm 0 2mm; border-bottom: 1px solid #ccc; padding-bottom: 1mm; break-after: avoid; }
+section { break-inside: avoid; }
 .sub { color: #555; margin: 0 0 4mm; font-size: 9pt; }
-.kpis { display: grid; grid-template-columns: repeat(4, 1fr); gap: 2.5mm; }
+.kpis { display: grid; grid-template-columns: repeat(4, minmax(0, 1fr)); gap: 2.5mm; }
 .kpi { border: 1px solid #d5d5d5; border-radius: 2mm; padding: 2mm 2.5mm; break-inside: avoid; }
 .kpi .label { font-size: 8pt; color: #555; }
-.kpi .value { font-size: 14pt; font-weight: bold; margin: 0.5mm 0; }
+.kpi .value { font-size: 14pt; font-weight: bold; margin: 0.5mm 0; white-space: nowrap; }
 .kpi .note { font-size: 7.5pt; color: #555; }
 .kpi.good .value { color: #00734f; }
 .kpi.bad .value { color: #b00000; }
-.pair { display: grid; grid-template-columns: 1fr 1fr; gap: 5mm; }
-table { border-collapse: collapse; width: 100%; break-inside: avoid; }
+.pair { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 5mm; }
+table { border-collapse: collapse; width: 100%; break-inside: avoid; table-layout: fixed; }
 td { padding: 0.8mm 1mm; border-bottom: 1px solid #eee; vertical-align: top; }
-td.v { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+td.v { text-align: right; width: 36%; font-variant-numeric: tabular-nums; }
 tr.total td { font-weight: bold; border-top: 1px solid #999; }
 caption { text-align: left; font-weight: bold; padding-bottom: 1mm; }
-.charts { display: grid; grid-template-columns: 1fr 1fr; gap: 3mm; }
+.charts { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 3mm; }
 .charts figure { margin: 0; break-inside: avoid; }
 .charts svg { width: 100%; height: auto; }
 .notes { font-size: 8pt; color: #555; }
@@ -75,19 +76,19 @@ def render_html(report: MonthReport) -> str:
 <p class="sub">Monthly report · {escape(text.coverage(report))} · local time {escape(report.timezone)} ·
 from the {escape(report.origin)}</p>
 <div class="kpis">{"".join(kpis)}</div>
-<h2>Money and energy</h2>
+<section><h2>Money and energy</h2>
 <div class="pair">
 {_table("Money this month", text.money_rows(report), total_from=4)}
 {_table("Energy this month", text.energy_rows(report))}
-</div>
-<h2>Day by day</h2>
-<div class="charts">{figures}</div>
+</div></section>
 <div class="pair">
-<div><h2>Hot-water hygiene (legionella)</h2>{_table("", text.hygiene_rows(report))}</div>
-<div><h2>Miners</h2>{_table("", text.miner_rows(report))}</div>
+<section><h2>Hot-water hygiene (legionella)</h2>{_table("", text.hygiene_rows(report))}</section>
+<section><h2>Miners</h2>{_table("", text.miner_rows(report))}</section>
 </div>
-<h2>How these figures are computed</h2>
-<ul class="notes">{notes}</ul>
+<section><h2>Day by day</h2>
+<div class="charts">{figures}</div></section>
+<section><h2>How these figures are computed</h2>
+<ul class="notes">{notes}</ul></section>
 </body>
 </html>
 """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from boiler.report.month import MonthReport
+from boiler.report.month import HygieneMonth, MonthReport
 
 DASH = "–"
 
@@ -62,7 +62,8 @@ def kpis(report: MonthReport) -> list[tuple[str, str, str]]:
         ("Cost per m³ of hot water", eur(report.net_cost_per_m3_eur),
          f"gas alone: {eur(report.baseline_cost_per_m3_eur)} per m³"),
         ("Heat from the miners", pct(report.miners_share), "the rest from the gas boiler"),
-        (f"{report.target_c:g} °C at the outlet", f"lowest {num(t.outlet_min_c, 1)} °C", outlet_verdict(report)),
+        (f"Lowest outlet temperature (target {report.target_c:g} °C)", f"{num(t.outlet_min_c, 1)} °C",
+         outlet_verdict(report)),
     ]
 
 
@@ -109,7 +110,7 @@ def hygiene_rows(report: MonthReport) -> list[tuple[str, str]]:
         rows.append(("Days with a disinfection cycle passed", f"0 of {h.days_observed}"))
     rows += [
         ("Disinfection cycles passed", num(h.cycles_passed)),
-        ("Failed or missed cycles", num(h.cycles_failed + h.cycles_missed)),
+        ("Failed or missed cycles", _failed(h)),
         ("Hygiene rule violations", num(h.violations) + (
             " (" + ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in h.violations_by_kind.items()) + ")"
             if h.violations_by_kind else "")),
@@ -118,15 +119,24 @@ def hygiene_rows(report: MonthReport) -> list[tuple[str, str]]:
     return rows
 
 
+def _failed(h: HygieneMonth) -> str:
+    n = h.cycles_failed + h.cycles_missed
+    broke = h.violations_by_kind.get("cycle_fail", 0) + h.violations_by_kind.get("cycle_missed", 0)
+    if n == 0:
+        return "0"
+    return f"{n} (none broke a rule in force)" if broke == 0 else f"{n} ({broke} broke a rule in force)"
+
+
 def miner_rows(report: MonthReport) -> list[tuple[str, str]]:
     t = report.totals
     return [
         ("Hours the miners ran", f"{num(report.mining_hours)} of {num(report.hours_covered)}"),
         ("Mining revenue", eur(t.mining_revenue_eur)),
-        ("Electricity they used", f"{num(t.electricity_kwh)} kWh, {eur(t.electricity_cost_eur)}"),
+        ("Electricity they used", f"{num(t.electricity_kwh)} kWh"),
+        ("Its cost", eur(t.electricity_cost_eur)),
         ("Heat they gave the hot water", f"{num(t.heat_from_miners_kwh)} kWh"),
         ("Heat dumped outdoors (no use for it)", f"{num(t.heat_dumped_kwh)} kWh"),
-        ("Availability", "not recorded in the ledger (see the Grafana dashboard)"),
+        ("Availability", "not in the ledger"),
     ]
 
 
