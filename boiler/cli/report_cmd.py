@@ -25,7 +25,7 @@ from boiler.report.sources import ReportInputError, ReportSource, from_config, f
 FORMATS = ("html", "json", "png", "pdf")
 
 _out = Console()
-_err = Console(stderr=True)
+_err = Console(stderr=True, soft_wrap=True)  # one line per message, to grep
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:

@@ -23,6 +23,9 @@ from boiler.store import PlantStore, StoreError
 DEFAULT_TARGET_C = 60.0
 _ROW_FIELDS = {f.name for f in fields(LedgerRow)} - {"start_s", "end_s"}
 _EVENT_KINDS = frozenset(get_args(EventKind))
+#: Columns without which a CSV is not a ledger (the rest may be missing in older files: unknown).
+_LEDGER_COLUMNS = frozenset({"start", "end", "electricity_kwh", "heat_from_miners_kwh", "heat_from_gas_kwh",
+                             "gas_fuel_kwh", "dhw_heat_kwh", "dhw_volume_l"})
 
 
 class ReportInputError(Exception):
@@ -74,7 +77,7 @@ def from_csv(ledger: Path, hygiene_log: Path | None, site: str | None, timezone:
     """Ledger rows (and the hygiene log) written by `boiler simulate --ledger/--hygiene-log`."""
     table = _read_csv(ledger, "ledger")
     header = table[0] if table else []
-    missing = {"start", "end"} - set(header)
+    missing = _LEDGER_COLUMNS - set(header)
     if missing:
         raise ReportInputError(f"{ledger}: not a ledger CSV (no column {', '.join(sorted(missing))}); "
                                "write one with boiler simulate --ledger FILE")
