@@ -19,6 +19,7 @@ body { font-family: "DejaVu Sans", "Liberation Sans", Arial, sans-serif; color: 
 h1 { font-size: 17pt; margin: 0 0 2mm; }
 h2 { font-size: 12pt; margin: 5mm 0 2mm; border-bottom: 1px solid #ccc; padding-bottom: 1mm; break-after: avoid; }
 section { break-inside: avoid; }
+section.wide td.v { width: 25%; }
 .sub { color: #555; margin: 0 0 4mm; font-size: 9pt; }
 .kpis { display: grid; grid-template-columns: repeat(4, minmax(0, 1fr)); gap: 2.5mm; }
 .kpi { border: 1px solid #d5d5d5; border-radius: 2mm; padding: 2mm 2.5mm; break-inside: avoid; }
@@ -30,7 +31,7 @@ section { break-inside: avoid; }
 .pair { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 5mm; }
 table { border-collapse: collapse; width: 100%; break-inside: avoid; table-layout: fixed; }
 td { padding: 0.8mm 1mm; border-bottom: 1px solid #eee; vertical-align: top; }
-td.v { text-align: right; width: 36%; font-variant-numeric: tabular-nums; }
+td.v { text-align: right; width: 30%; font-variant-numeric: tabular-nums; }
 tr.total td { font-weight: bold; border-top: 1px solid #999; }
 caption { text-align: left; font-weight: bold; padding-bottom: 1mm; }
 .charts { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 3mm; }
@@ -81,10 +82,8 @@ from the {escape(report.origin)}</p>
 {_table("Money this month", text.money_rows(report), total_from=4)}
 {_table("Energy this month", text.energy_rows(report))}
 </div></section>
-<div class="pair">
-<section><h2>Hot-water hygiene (legionella)</h2>{_table("", text.hygiene_rows(report))}</section>
-<section><h2>Miners</h2>{_table("", text.miner_rows(report))}</section>
-</div>
+<section class="wide"><h2>Hot-water hygiene (legionella)</h2>{_table("", text.hygiene_rows(report))}</section>
+<section class="wide"><h2>Miners</h2>{_table("", text.miner_rows(report))}</section>
 <section><h2>Day by day</h2>
 <div class="charts">{figures}</div></section>
 <section><h2>How these figures are computed</h2>

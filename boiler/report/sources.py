@@ -95,7 +95,7 @@ def from_csv(ledger: Path, hygiene_log: Path | None, site: str | None, timezone:
         site = ledger.stem
     rows = [_ledger_row(r, ledger, n) for n, r in enumerate(records, start=2)]
     events = None if hygiene_log is None else _read_events(hygiene_log)
-    origin = f"ledger {ledger}" + (f" and hygiene log {hygiene_log}" if hygiene_log else "")
+    origin = f"ledger {ledger.name}" + (f" and hygiene log {hygiene_log.name}" if hygiene_log else "")
     return ReportSource(site=site, timezone=timezone, rows=rows, events=events, origin=origin,
                         target_c=DEFAULT_TARGET_C)
 

@@ -70,7 +70,7 @@ def kpis(report: MonthReport) -> list[tuple[str, str, str]]:
 def money_rows(report: MonthReport) -> list[tuple[str, str]]:
     t = report.totals
     return [
-        ("Gas boiler alone would have cost", eur(t.baseline_gas_cost_eur)),
+        ("Gas alone would have cost", eur(t.baseline_gas_cost_eur)),
         ("Electricity for the miners", eur(t.electricity_cost_eur)),
         ("Gas burnt", eur(t.gas_cost_eur)),
         ("Mining revenue (deducted)", eur(-t.mining_revenue_eur)),
@@ -86,7 +86,7 @@ def energy_rows(report: MonthReport) -> list[tuple[str, str]]:
         ("Heat from the miners", f"{num(t.heat_from_miners_kwh)} kWh"),
         ("Heat from the gas boiler", f"{num(t.heat_from_gas_kwh)} kWh"),
         ("Gas burnt", f"{num(t.gas_fuel_kwh)} kWh"),
-        ("Gas a boiler alone would have burnt", f"{num(t.baseline_gas_fuel_kwh)} kWh"),
+        ("Gas alone would have burnt", f"{num(t.baseline_gas_fuel_kwh)} kWh"),
         ("Electricity for the miners", f"{num(t.electricity_kwh)} kWh"),
     ]
 
@@ -124,7 +124,7 @@ def _failed(h: HygieneMonth) -> str:
     broke = h.violations_by_kind.get("cycle_fail", 0) + h.violations_by_kind.get("cycle_missed", 0)
     if n == 0:
         return "0"
-    return f"{n} (none broke a rule in force)" if broke == 0 else f"{n} ({broke} broke a rule in force)"
+    return f"{n} (no rule broken)" if broke == 0 else f"{n} ({broke} broke a rule)"
 
 
 def miner_rows(report: MonthReport) -> list[tuple[str, str]]:
