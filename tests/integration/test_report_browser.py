@@ -107,3 +107,19 @@ def test_html_printed_by_chromium_shows_the_savings_and_the_60c_proof(month: dic
         Path(ARTIFACTS).mkdir(parents=True, exist_ok=True)
         shutil.copy(png, Path(ARTIFACTS) / "report-page1.png")
         shutil.copy(pdf, Path(ARTIFACTS) / "report.pdf")
+
+
+def test_pdf_format_through_weasyprint_shows_the_savings(month: dict[str, Path]) -> None:
+    try:
+        import weasyprint  # noqa: F401  (the optional `pdf` extra; scripts/setup.sh --test installs it)
+    except (ImportError, OSError) as exc:
+        message = f"weasyprint not usable ({exc}): pip install -e '.[pdf]'"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    pdftotext = require_binary("pdftotext", "poppler-utils")
+    pdf = month["root"] / "weasy.pdf"
+    report(month, "pdf", pdf)
+    text = subprocess.run([pdftotext, str(pdf), "-"], check=True, capture_output=True, text=True, timeout=60).stdout
+    summary = json.loads(month["summary"].read_text(encoding="utf-8"))
+    assert eur(summary["savings_eur"]) in text and "Hours with the outlet below 60 °C" in text
