@@ -96,6 +96,8 @@ class MqttPlantIO:
                 flows.dhw_heat_j = volume * HEAT_CAPACITY_J_PER_L_K * max(outlet - cold, 0.0)
             if outlet < self.cfg.control.setpoint_c:
                 flows.dhw_volume_below_l = volume
+        if points["loop_return"] is not None:
+            flows.loop_return_c = points["loop_return"]  # the ledger keeps each hour's lowest
         store_min = {}
         for t in self.cfg.tanks:
             temps = [sensors[f"{t.name}.{s.name}"] for s in t.sensors]
