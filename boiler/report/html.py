@@ -59,6 +59,8 @@ def render_html(report: MonthReport) -> str:
             mood = " good" if report.totals.savings_eur > 0 else " bad"
         if i == 6:
             mood = " good" if report.outlet_hours_below_target == 0 and report.outlet_hours_measured else " bad"
+        if i == 7 and report.hygiene is not None:
+            mood = " good" if report.hygiene.violations == 0 else " bad"
         kpis.append(f'<div class="kpi{mood}"><div class="label">{escape(label)}</div>'
                     f'<div class="value">{escape(value)}</div><div class="note">{escape(note)}</div></div>')
     charts = chart_svgs(report)

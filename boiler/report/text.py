@@ -64,7 +64,19 @@ def kpis(report: MonthReport) -> list[tuple[str, str, str]]:
         ("Heat from the miners", pct(report.miners_share), "the rest from the gas boiler"),
         (f"Lowest outlet temperature (target {report.target_c:g} °C)", f"{num(t.outlet_min_c, 1)} °C",
          outlet_verdict(report)),
+        legionella_kpi(report),
     ]
+
+
+def legionella_kpi(report: MonthReport) -> tuple[str, str, str]:
+    h = report.hygiene
+    if h is None:
+        return ("Legionella log", DASH, "no hygiene log was read")
+    violations = f"{h.violations} rule violation{'s' if h.violations != 1 else ''}"
+    if not h.days_with_cycle:
+        return ("Days with a disinfection cycle", f"0 of {h.days_observed}", violations)
+    store, days = min(h.days_with_cycle.items(), key=lambda kv: kv[1])  # the tank with the fewest
+    return ("Days with a disinfection cycle", f"{days} of {h.days_observed}", f"{store} tank · {violations}")
 
 
 def money_rows(report: MonthReport) -> list[tuple[str, str]]:
