@@ -17,9 +17,12 @@ from typer.testing import CliRunner
 
 from boiler import scenarios
 from boiler.cli import app
-from boiler.ledger import sum_rows
+from boiler.hygiene import ComplianceEvent
+from boiler.ledger import LedgerRow, sum_rows
+from boiler.report import text
+from boiler.report.html import render_html
 from boiler.report.month import build_month, local_midnight_s, parse_month
-from boiler.report.sources import ReportInputError, from_config, from_csv
+from boiler.report.sources import ReportInputError, ReportSource, from_config, from_csv
 from boiler.simulation import run_simulation
 from boiler.store import PlantStore
 
@@ -149,3 +152,37 @@ def test_png_and_html_are_written(state_config: Path, tmp_path: Path) -> None:
 
 def _paris() -> ZoneInfo:
     return ZoneInfo("Europe/Paris")
+
+
+def test_a_month_with_violations_and_failed_cycles_says_so() -> None:
+    tz = ZoneInfo("UTC")
+    t0 = local_midnight_s(date(2026, 3, 1), tz)
+    rows = [LedgerRow(start_s=t0 + h * 3600.0, end_s=t0 + (h + 1) * 3600.0, dhw_volume_l=100.0,
+                      outlet_min_c=58.5 if h in (5, 30) else 61.0, loop_return_min_c=56.0,
+                      baseline_gas_fuel_kwh=1.0, baseline_gas_cost_eur=0.1, baseline_co2_kg=0.2)
+            for h in range(48)]
+    day = 86_400.0
+    events = [
+        ComplianceEvent("cycle_pass", "finishing", t0 + 3600.0, t0 + 7200.0, 66.0, False, "≥ 65 °C for 240 s"),
+        ComplianceEvent("cycle_fail", "finishing", t0 + day + 3600.0, t0 + day + 4000.0, 63.0, False, "held 100 s"),
+        ComplianceEvent("cycle_missed", "finishing", t0 + day + 7200.0, t0 + 2 * day, None, True, "no cycle in 24 h"),
+        ComplianceEvent("outlet_low", None, t0 + 5 * 3600.0, t0 + 5 * 3600.0 + 600.0, 58.5, True, "below 60 °C"),
+        ComplianceEvent("outlet_low", None, t0 - 600.0, t0 - 300.0, 50.0, True, "last month: not counted"),
+    ]
+    source = ReportSource(site="s", timezone=tz, rows=rows, events=events, origin="test", target_c=60.0)
+    month = build_month(source, date(2026, 3, 1))
+    assert (month.outlet_hours_below_target, month.outlet_hours_measured) == (2, 48)
+    h = month.hygiene
+    assert h is not None and h.days_observed == 2 and h.days_with_cycle == {"finishing": 1}
+    assert (h.cycles_passed, h.cycles_failed, h.cycles_missed, h.violations) == (1, 1, 1, 2)
+    assert h.violations_by_kind == {"cycle_missed": 1, "outlet_low": 1}
+    assert h.outlet_minutes_below == 10.0 and h.lowest_outlet_episode_c == 58.5
+    rows_text = dict(text.hygiene_rows(month))
+    assert rows_text["Failed or missed cycles"] == "2 (1 broke a rule)"
+    assert rows_text["Hygiene rule violations"] == "2 (cycle missed: 1, outlet low: 1)"
+    assert rows_text["Hours with the outlet below 60 °C"] == "2 of 48"
+    assert text.outlet_verdict(month) == "below 60 °C in 2 of 48 hours measured"
+    assert text.legionella_kpi(month) == ("Days with a disinfection cycle", "1 of 2",
+                                          "finishing tank · 2 rule violations")
+    page = render_html(month)
+    assert 'class="kpi bad"' in page and "2 of 48" in page
