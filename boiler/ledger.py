@@ -94,7 +94,7 @@ DERIVED_KEYS = ("net_cost_eur", "savings_eur", "co2_avoided_kg")
 
 
 def derived(row: LedgerRow) -> dict[str, float]:
-    return {"net_cost_eur": row.net_cost_eur, "savings_eur": row.savings_eur, "co2_avoided_kg": row.co2_avoided_kg}
+    return {key: getattr(row, key) for key in DERIVED_KEYS}
 
 
 #: The baseline's keys in a run summary (built from ledger totals).
