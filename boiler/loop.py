@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from boiler.baseline import GasBaseline
 from boiler.config import PlantConfig
 from boiler.control.controller import Controller
 from boiler.control.overrides import Overrides
@@ -129,7 +130,8 @@ class PlantLoop:
         passes = restored.get("hygiene_last_pass_s") or {}
         self.checker = HygieneChecker(cfg.hygiene, {t.name: t.role for t in cfg.tanks},
                                       last_cycle_pass_s={k: v for k, v in passes.items() if v is not None})
-        self.ledger = Ledger(start_s, cfg.mining, cfg.prices.gas, cfg.co2, interval_s=ledger_interval_s)
+        self.ledger = Ledger(start_s, cfg.mining, cfg.prices.gas, cfg.co2, interval_s=ledger_interval_s,
+                             baseline=GasBaseline.from_config(cfg))
         if restored.get("ledger_open") is not None:
             self.ledger.restore(restored["ledger_open"])
         self.last_step_s: float | None = restored.get("last_tick_s")

@@ -63,6 +63,12 @@ class RunSummary:
     btc_mined: float
     hashrate_ths_mean: float
     co2_kg: float
+    #: The same hot water from the site's gas boiler alone (docs/ledger.md), and what the run saved.
+    baseline_gas_fuel_kwh: float
+    baseline_gas_cost_eur: float
+    baseline_co2_kg: float
+    savings_eur: float
+    co2_avoided_kg: float
     power_limit_changes: int | None
     gas_starts: int | None
     legionella_compliant: bool
@@ -159,6 +165,11 @@ def build_summary(
         btc_mined=t.btc_mined,
         hashrate_ths_mean=t.hashrate_ths_mean,
         co2_kg=t.co2_kg,
+        baseline_gas_fuel_kwh=t.baseline_gas_fuel_kwh,
+        baseline_gas_cost_eur=t.baseline_gas_cost_eur,
+        baseline_co2_kg=t.baseline_co2_kg,
+        savings_eur=t.savings_eur,
+        co2_avoided_kg=t.co2_avoided_kg,
         power_limit_changes=power_limit_changes,
         gas_starts=gas_starts,
         legionella_compliant=hygiene.compliant,

@@ -33,11 +33,13 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip 2>/dev/null || true
 if [ "$with_tests" = 1 ]; then
     # Servers stay stopped: the tests start their own on free loopback ports.
-    apt_install mosquitto influxdb victoria-metrics openssl
+    # chromium and poppler-utils: the monthly report is printed to PDF in a real browser and read back;
+    # Pango for WeasyPrint, the report's optional PDF extra (tested too).
+    apt_install mosquitto influxdb victoria-metrics openssl chromium poppler-utils libpango-1.0-0 libpangoft2-1.0-0
     for svc in mosquitto influxdb victoria-metrics; do
         as_root systemctl disable --now "$svc" >/dev/null 2>&1 || true
     done
-    .venv/bin/python -m pip install -q -e '.[test]'
+    .venv/bin/python -m pip install -q -e '.[test,pdf]'
 else
     .venv/bin/python -m pip install -q -e .
 fi

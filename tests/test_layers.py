@@ -15,7 +15,7 @@ ROOT = Path(__file__).parents[1]
 #: logging on import) to where it is used. None of them dodges an import cycle.
 LAZY_OK = {
     "pyasic", "pyasic.miners.factory", "miners.driver_pyasic", "boiler.telemetry.influx", "boiler.mqtt",
-    "zoneinfo", "pwd",
+    "zoneinfo", "pwd", "weasyprint",  # weasyprint: the optional `pdf` extra
 }
 
 

@@ -88,7 +88,7 @@ def simulate(
 
         plot_trace(result.trace, plot_path, f"{name} — {s['strategy']} — {days:g} days from {first_day}")
     if ledger_path is not None:
-        _write_ledger(result.ledger, ledger_path)
+        _write_ledger(result.ledger, ledger_path, cfg.site.name)
     if hygiene_path is not None:
         result.hygiene.to_csv(hygiene_path)
     if not quiet:
@@ -105,7 +105,7 @@ def _json_default(value: object) -> object:
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 
-def _write_ledger(rows: list, path: Path) -> None:
+def _write_ledger(rows: list, path: Path, site: str) -> None:
     import csv
     from datetime import UTC, datetime
 
@@ -113,7 +113,7 @@ def _write_ledger(rows: list, path: Path) -> None:
         writer = None
         for row in rows:
             d = row.as_dict()
-            d = {"start": datetime.fromtimestamp(d.pop("start_s"), UTC).isoformat(),
+            d = {"site": site, "start": datetime.fromtimestamp(d.pop("start_s"), UTC).isoformat(),
                  "end": datetime.fromtimestamp(d.pop("end_s"), UTC).isoformat(), **d}
             if writer is None:
                 writer = csv.DictWriter(fh, fieldnames=list(d))
@@ -165,6 +165,12 @@ def summary_table(s: dict[str, object]) -> Table:
     row("Net cost", "net_cost_eur", ",.2f", "EUR")
     row("Bitcoin mined", "btc_mined", ".6f", "BTC")
     row("CO₂", "co2_kg", ",.0f", "kg")
+    t.add_section()
+    row("Gas boiler alone: gas burnt", "baseline_gas_fuel_kwh", ",.1f", "kWh")
+    row("  its gas cost", "baseline_gas_cost_eur", ",.2f", "EUR")
+    row("  its CO₂", "baseline_co2_kg", ",.0f", "kg")
+    row("Saved against gas alone", "savings_eur", ",.2f", "EUR")
+    row("CO₂ avoided", "co2_avoided_kg", ",.0f", "kg")
     t.add_section()
     decided = s.get("decided_by") or {}
     if decided:

@@ -7,7 +7,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from boiler.control.types import Commands, Decision, MinerReading
-from boiler.ledger import LedgerRow
+from boiler.ledger import LedgerRow, empty_total
 from boiler.loop import PlantReading
 
 
@@ -24,8 +24,8 @@ class ServiceStatus:
     decided_by: str = ""
     decided_counts: Counter[str] = field(default_factory=Counter)
     #: Closed ledger rows (this run and those stored before), and the same with the open interval.
-    totals: LedgerRow = field(default_factory=LedgerRow)
-    live_totals: LedgerRow = field(default_factory=LedgerRow)
+    totals: LedgerRow = field(default_factory=empty_total)
+    live_totals: LedgerRow = field(default_factory=empty_total)
     reasons: deque[tuple[float, str]] = field(default_factory=lambda: deque(maxlen=8))
     safe_state: bool = False
     compliant: bool = True

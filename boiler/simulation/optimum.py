@@ -19,10 +19,11 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from boiler.baseline import GasBaseline
 from boiler.config import PlantConfig
 from boiler.control.lp_store import MinerLp, StoreLp, StorePlan, solve_store
 from boiler.hygiene import HygieneChecker
-from boiler.ledger import LedgerRow, sum_rows
+from boiler.ledger import LedgerRow, fill_baseline, sum_rows
 from boiler.simulation.build import draw_profile, mains_model
 from boiler.simulation.runner import SimulationResult, Trace
 from boiler.summary import HygieneFigures, RunSummary, build_summary
@@ -456,6 +457,7 @@ def _ledger_rows(cfg: PlantConfig, lp: StoreLp, plan: StorePlan, si: StepInputs,
     g = cfg.gas_boiler
     eff = g.efficiency_pci if g else 1.0
     gas_price = cfg.prices.gas.eur_per_kwh_pci()
+    baseline = GasBaseline.from_config(cfg)
     rows = []
     for i, (a, b) in enumerate(itertools.pairwise(edges)):
         h = float(lp.hours[i])
@@ -463,7 +465,7 @@ def _ledger_rows(cfg: PlantConfig, lp: StoreLp, plan: StorePlan, si: StepInputs,
         hs = float(plan.hashrate_ths[:, i].sum())
         revenue = hs * h * float(lp.revenue_eur_per_ths_h[i])
         fuel = float(plan.gas_kw[i]) * h / eff
-        rows.append(LedgerRow(
+        rows.append(fill_baseline(LedgerRow(
             start_s=si.start_s + a * si.step_s, end_s=si.start_s + b * si.step_s,
             electricity_kwh=p_kw * h, electricity_cost_eur=p_kw * h * float(lp.price_eur_per_kwh[i]),
             hashrate_ths_mean=hs, mining_revenue_eur=revenue, btc_mined=revenue * cfg.mining.btc_per_eur(),
@@ -472,5 +474,5 @@ def _ledger_rows(cfg: PlantConfig, lp: StoreLp, plan: StorePlan, si: StepInputs,
             dhw_heat_kwh=float(plan.dhw_kwh[i]), dhw_demand_kwh=float(si.demand_j[a:b].sum() / J_PER_KWH),
             tank_losses_kwh=float(plan.loss_kwh[i]), loop_losses_kwh=float(plan.loop_kwh[i]),
             co2_kg=fuel * cfg.co2.gas_kg_per_kwh_pci + p_kw * h * cfg.co2.grid_kg_per_kwh,
-        ))
+        ), baseline))
     return rows

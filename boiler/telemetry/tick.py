@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from boiler.ledger import LedgerRow
 from boiler.loop import TickRecord
 from boiler.telemetry.point import Point
-from boiler.telemetry.schema import decision_point, ledger_point, miner_points, plant_points
+from boiler.telemetry.schema import compliance_point, decision_point, ledger_row_point, miner_points, plant_points
 
 
 def tick_points(site: str, record: TickRecord) -> list[Point]:
@@ -47,9 +47,11 @@ def tick_points(site: str, record: TickRecord) -> list[Point]:
             "gas_setpoint_c": d.gas_setpoint_c, "destratify": d.destratify, "dump_heat": d.dump_heat,
             "force": d.force, "safety_override": record.safety_override}))
     points += ledger_points(site, record.closed_rows)
+    # Hygiene events as they close (and open episodes as they start: the final version overwrites).
+    points += [compliance_point(site, event) for event in record.compliance_events]
     return points
 
 
 def ledger_points(site: str, rows: tuple[LedgerRow, ...] | list[LedgerRow]) -> list[Point]:
-    """One point per closed ledger row, stamped at the row's end."""
-    return [ledger_point(site, datetime.fromtimestamp(row.end_s, UTC), row) for row in rows]
+    """One point per closed ledger row, stamped at the row's end, with its gas-only baseline."""
+    return [ledger_row_point(site, row) for row in rows]

@@ -55,7 +55,7 @@ def ledger_fields(row: LedgerRow) -> dict[str, float]:
     """The fields a ledger point carries for `row` (docs/telemetry.md)."""
     data = row.as_dict()
     data["interval_s"] = row.end_s - row.start_s
-    return {k: float(data[k]) for k in LEDGER_FIELDS if k in data}
+    return {k: float(data[k]) for k in LEDGER_FIELDS if k in data and math.isfinite(data[k])}  # NaN: not written
 
 
 def by_operator(t: Tick) -> bool:
