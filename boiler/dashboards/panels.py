@@ -96,7 +96,7 @@ def states_panel(panel_id: int, title: str, description: str, targets: Sequence[
                  mappings: Sequence[ValueMapping] = (), *, width: int = 24, height: int = 6) -> statetimeline.Panel:
     """A state timeline: one band per series, coloured by state."""
     panel = (statetimeline.Panel().id(panel_id).title(title).description(description).datasource(DATASOURCE)
-             .span(width).height(height).thresholds(thresholds(NEUTRAL_STEPS)))
+             .span(width).height(height).thresholds(thresholds(NEUTRAL_STEPS)).line_width(0).fill_opacity(80))
     if mappings:
         panel = panel.mappings(list(mappings))
     for target in targets:
@@ -108,7 +108,7 @@ def per_site_table(panel_id: int, title: str, description: str, targets: Sequenc
                    width: int = 24, height: int = 6) -> table.Panel:
     """One row per building (targets GROUP BY "site", table format)."""
     panel = (table.Panel().id(panel_id).title(title).description(description).datasource(DATASOURCE)
-             .span(width).height(height).thresholds(thresholds(NEUTRAL_STEPS)))
+             .span(width).height(height).thresholds(thresholds(NEUTRAL_STEPS)).align("auto").inspect(False))
     for target in targets:
         panel = panel.with_target(target)
     return panel
