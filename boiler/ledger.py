@@ -4,6 +4,10 @@ Each physics step's energy flows are priced as they happen (tariffs change withi
 summed into fixed intervals (hourly by default). A closed interval is a `LedgerRow`; `totals()`
 adds them up. Energies are kWh, money EUR; gas fuel is on the net calorific value (PCI) and
 priced on the gross one (PCS), as it is billed.
+
+Each row also carries the gas-only baseline (boiler/baseline.py): the same delivered heat from
+the site's gas boiler alone, and from it `savings_eur` and `co2_avoided_kg`. A row built without
+it (stored before the baseline existed) has NaN there: unknown, never a silent zero.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields
 
+from boiler.baseline import GasBaseline
 from boiler.economics import Co2Factors, GasPrice, MiningEconomics
 from tank.water import J_PER_KWH
 
@@ -58,15 +63,60 @@ class LedgerRow:
     tank_losses_kwh: float = 0.0
     loop_losses_kwh: float = 0.0
     co2_kg: float = 0.0
+    baseline_gas_fuel_kwh: float = math.nan
+    baseline_gas_cost_eur: float = math.nan
+    baseline_co2_kg: float = math.nan
 
     @property
     def net_cost_eur(self) -> float:
         return self.electricity_cost_eur + self.gas_cost_eur - self.mining_revenue_eur
 
+    @property
+    def savings_eur(self) -> float:
+        """Against the gas-only baseline: baseline gas cost − net cost."""
+        return self.baseline_gas_cost_eur - self.net_cost_eur
+
+    @property
+    def co2_avoided_kg(self) -> float:
+        return self.baseline_co2_kg - self.co2_kg
+
     def as_dict(self) -> dict[str, float]:
         d = asdict(self)
-        d["net_cost_eur"] = self.net_cost_eur
+        d.update(derived(self))
         return d
+
+
+#: Keys computed from a row's fields, in `as_dict`, CSV exports and run summaries.
+DERIVED_KEYS = ("net_cost_eur", "savings_eur", "co2_avoided_kg")
+
+
+def derived(row: LedgerRow) -> dict[str, float]:
+    return {"net_cost_eur": row.net_cost_eur, "savings_eur": row.savings_eur, "co2_avoided_kg": row.co2_avoided_kg}
+
+
+#: The baseline's keys in a run summary (built from ledger totals).
+BASELINE_SUMMARY_KEYS = ("baseline_gas_fuel_kwh", "baseline_gas_cost_eur", "baseline_co2_kg", "savings_eur",
+                         "co2_avoided_kg")
+
+
+def baseline_summary(totals: LedgerRow) -> dict[str, float]:
+    """The baseline's figures of a run's totals, to merge into its summary."""
+    return {
+        "baseline_gas_fuel_kwh": totals.baseline_gas_fuel_kwh,
+        "baseline_gas_cost_eur": totals.baseline_gas_cost_eur,
+        "baseline_co2_kg": totals.baseline_co2_kg,
+        "savings_eur": totals.savings_eur,
+        "co2_avoided_kg": totals.co2_avoided_kg,
+    }
+
+
+def fill_baseline(row: LedgerRow, baseline: GasBaseline) -> LedgerRow:
+    """Set the row's gas-only baseline from its delivered heat and losses; returns the row."""
+    b = baseline.figures(row.dhw_heat_kwh, row.loop_losses_kwh, row.tank_losses_kwh)
+    row.baseline_gas_fuel_kwh = b.gas_fuel_kwh
+    row.baseline_gas_cost_eur = b.gas_cost_eur
+    row.baseline_co2_kg = b.co2_kg
+    return row
 
 
 _SUMMED = tuple(f.name for f in fields(LedgerRow) if f.name not in ("start_s", "end_s", "hashrate_ths_mean"))
@@ -74,8 +124,9 @@ _SUMMED = tuple(f.name for f in fields(LedgerRow) if f.name not in ("start_s", "
 
 class Ledger:
     def __init__(self, start_s: float, economics: MiningEconomics, gas: GasPrice, co2: Co2Factors,
-                 interval_s: float = 3600.0) -> None:
+                 interval_s: float = 3600.0, *, baseline: GasBaseline) -> None:
         self.interval_s = interval_s
+        self.baseline = baseline
         self.rows: list[LedgerRow] = []
         self.revenue_per_ths_s = economics.revenue_eur_per_th_s(1.0)
         self._btc_per_eur = economics.btc_per_eur()
@@ -109,7 +160,7 @@ class Ledger:
         if end_s <= a.start_s:
             return
         revenue = a.hash_ths_s * self.revenue_per_ths_s
-        self.rows.append(LedgerRow(
+        self.rows.append(fill_baseline(LedgerRow(
             start_s=a.start_s,
             end_s=end_s,
             electricity_kwh=a.electricity_j / J_PER_KWH,
@@ -129,7 +180,7 @@ class Ledger:
             tank_losses_kwh=a.tank_loss_j / J_PER_KWH,
             loop_losses_kwh=a.loop_loss_j / J_PER_KWH,
             co2_kg=a.gas_fuel_j * self._co2_gas_per_j + a.electricity_j * self._co2_grid_per_j,
-        ))
+        ), self.baseline))
         self._open = _Accumulator(end_s)
 
     def close(self, end_s: float) -> None:
@@ -184,8 +235,13 @@ def add_row(total: LedgerRow, row: LedgerRow) -> None:
     total.end_s = row.end_s
 
 
+def empty_total() -> LedgerRow:
+    """The sum of no rows: zero everywhere, the baseline included."""
+    return LedgerRow(baseline_gas_fuel_kwh=0.0, baseline_gas_cost_eur=0.0, baseline_co2_kg=0.0)
+
+
 def sum_rows(rows: list[LedgerRow]) -> LedgerRow:
-    total = LedgerRow()
+    total = empty_total()
     for row in rows:
         add_row(total, row)
     return total

@@ -16,13 +16,14 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from boiler.baseline import GasBaseline
 from boiler.config import CsvDrawsConfig, PlantConfig, SeasonalMainsConfig, StochasticDrawsConfig
 from boiler.control.controller import Controller
 from boiler.control.plant_model import PlantModel
 from boiler.control.strategies import RuleStrategy, Strategy, make_strategy
 from boiler.control.types import Commands, MinerReading, Observation
 from boiler.hygiene import HygieneChecker
-from boiler.ledger import EnergyFlows, Ledger, LedgerRow
+from boiler.ledger import BASELINE_SUMMARY_KEYS, EnergyFlows, Ledger, LedgerRow, baseline_summary
 from boiler.plant.simulated import SimulatedPlant
 from miners.model import HydroMiner
 from tank.dhwcalc import StochasticProfile
@@ -39,6 +40,7 @@ SUMMARY_KEYS = (
     "gas_fuel_kwh", "tank_losses_kwh", "loop_losses_kwh", "stored_energy_change_kwh",
     "energy_balance_error_kwh", "mining_revenue_eur", "electricity_cost_eur", "gas_cost_eur", "net_cost_eur",
     "btc_mined", "co2_kg", "power_limit_changes", "gas_starts", "legionella_compliant", "wall_seconds",
+    *BASELINE_SUMMARY_KEYS,
 )
 
 
@@ -169,7 +171,7 @@ class Simulation:
         self.model = PlantModel.from_config(cfg, self.plant.exchanger.ua_w_per_k)
         self.controller = Controller(cfg, self.model, self._oracle() if strategy == "mpc_oracle" else strategy)
         self.checker = HygieneChecker(cfg.hygiene, {t.name: t.role for t in cfg.tanks})
-        self.ledger = Ledger(self.start_s, cfg.mining, cfg.prices.gas, cfg.co2)
+        self.ledger = Ledger(self.start_s, cfg.mining, cfg.prices.gas, cfg.co2, baseline=GasBaseline.from_config(cfg))
         self._clock = _LocalClock(tz)
         self._hashprice_net = cfg.mining.hashprice.gross_eur_per_ph_day() * (1 - cfg.mining.pool_fee)
         self._control_every = max(1, round(cfg.control.period_s / step_s))
@@ -336,6 +338,7 @@ class Simulation:
             "btc_mined": totals.btc_mined,
             "hashrate_ths_mean": totals.hashrate_ths_mean,
             "co2_kg": totals.co2_kg,
+            **baseline_summary(totals),
             "power_limit_changes": self.controller.limit_changes,
             "gas_starts": plant.gas_starts(),
             "legionella_compliant": hygiene.compliant,

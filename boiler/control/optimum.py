@@ -19,10 +19,11 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from boiler.baseline import GasBaseline
 from boiler.config import PlantConfig
 from boiler.control.lp_store import MinerLp, StoreLp, StorePlan, solve_store
 from boiler.hygiene import HygieneChecker
-from boiler.ledger import LedgerRow
+from boiler.ledger import LedgerRow, baseline_summary, fill_baseline, sum_rows
 from miners.catalogue import MinerSpec, get_spec
 from tank.loop import RecirculationLoop
 from tank.mains import day_of_year
@@ -415,6 +416,7 @@ def run_optimum(cfg: PlantConfig, days: float, start: date, *, scenario: str = "
     summary = _summary(cfg, lp, plan, si, rx, scenario, days, start, seed)
     summary["wall_seconds"] = time.perf_counter() - wall0
     rows = _ledger_rows(cfg, lp, plan, si, edges)
+    summary.update(baseline_summary(sum_rows(rows)))
     t = (edges[:-1] * si.step_s).astype(float)
     cols = {
         "miner_power_w": plan.miner_kw.sum(axis=0) * 1000.0,
@@ -500,6 +502,7 @@ def _ledger_rows(cfg: PlantConfig, lp: StoreLp, plan: StorePlan, si: StepInputs,
     g = cfg.gas_boiler
     eff = g.efficiency_pci if g else 1.0
     gas_price = cfg.prices.gas.eur_per_kwh_pci()
+    baseline = GasBaseline.from_config(cfg)
     rows = []
     for i, (a, b) in enumerate(itertools.pairwise(edges)):
         h = float(lp.hours[i])
@@ -507,7 +510,7 @@ def _ledger_rows(cfg: PlantConfig, lp: StoreLp, plan: StorePlan, si: StepInputs,
         hs = float(plan.hashrate_ths[:, i].sum())
         revenue = hs * h * float(lp.revenue_eur_per_ths_h[i])
         fuel = float(plan.gas_kw[i]) * h / eff
-        rows.append(LedgerRow(
+        rows.append(fill_baseline(LedgerRow(
             start_s=si.start_s + a * si.step_s, end_s=si.start_s + b * si.step_s,
             electricity_kwh=p_kw * h, electricity_cost_eur=p_kw * h * float(lp.price_eur_per_kwh[i]),
             hashrate_ths_mean=hs, mining_revenue_eur=revenue, btc_mined=revenue * cfg.mining.btc_per_eur(),
@@ -516,5 +519,5 @@ def _ledger_rows(cfg: PlantConfig, lp: StoreLp, plan: StorePlan, si: StepInputs,
             dhw_heat_kwh=float(plan.dhw_kwh[i]), dhw_demand_kwh=float(si.demand_j[a:b].sum() / J_PER_KWH),
             tank_losses_kwh=float(plan.loss_kwh[i]), loop_losses_kwh=float(plan.loop_kwh[i]),
             co2_kg=fuel * cfg.co2.gas_kg_per_kwh_pci + p_kw * h * cfg.co2.grid_kg_per_kwh,
-        ))
+        ), baseline))
     return rows

@@ -20,7 +20,7 @@ from typing import Any
 
 from boiler.config import PlantConfig
 from boiler.hil import emulated_fleet, live_physics
-from boiler.ledger import sum_rows
+from boiler.ledger import baseline_summary, sum_rows
 from boiler.service.clock import PacedClock
 from boiler.service.mqtt_io import MqttPlantIO, SimulatedDevices, device_mqtt_config
 from boiler.service.plant_io import PlantReading, SimulatedPlantIO
@@ -136,6 +136,7 @@ async def run_demo(cfg: PlantConfig, opts: DemoOptions, scenario: str,
         "net_cost_eur": totals["electricity_cost_eur"] + totals["gas_cost_eur"] - totals["mining_revenue_eur"],
         "btc_mined": totals["btc_mined"],
         "co2_kg": totals["co2_kg"],
+        **baseline_summary(sum_rows(rows)),
         "power_limit_changes": service.controller.limit_changes,
         "gas_starts": plant.gas_starts(),
         "legionella_compliant": hygiene.compliant,

@@ -25,13 +25,14 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from boiler.baseline import GasBaseline
 from boiler.config import PlantConfig
 from boiler.control.controller import Controller
 from boiler.control.overrides import Overrides
 from boiler.control.plant_model import PlantModel
 from boiler.control.types import Commands, Decision, MinerReading, Observation
 from boiler.hygiene import HygieneChecker
-from boiler.ledger import Ledger, LedgerRow, add_row, sum_rows
+from boiler.ledger import Ledger, LedgerRow, add_row, empty_total, sum_rows
 from boiler.service.clock import Clock
 from boiler.service.notify import notify
 from boiler.service.plant_io import PlantIO, PlantReading
@@ -52,7 +53,7 @@ class ServiceStatus:
     miners: tuple[MinerReading, ...] = ()
     decision: Decision | None = None
     commands: Commands | None = None
-    totals: LedgerRow = field(default_factory=LedgerRow)
+    totals: LedgerRow = field(default_factory=empty_total)
     reasons: deque[tuple[float, str]] = field(default_factory=lambda: deque(maxlen=8))
     safe_state: bool = False
     compliant: bool = True
@@ -92,7 +93,8 @@ class PlantService:
                                       last_cycle_pass_s={k: v for k, v in passes.items() if v is not None})
         now = clock.now_s()
         interval = cfg.service.ledger_interval_s
-        self.ledger = Ledger(now - now % interval, cfg.mining, cfg.prices.gas, cfg.co2, interval_s=interval)
+        self.ledger = Ledger(now - now % interval, cfg.mining, cfg.prices.gas, cfg.co2, interval_s=interval,
+                             baseline=GasBaseline.from_config(cfg))
         snapshot = store.state("ledger_open")
         if snapshot is not None:
             self.ledger.restore(snapshot)

@@ -4,6 +4,7 @@ import math
 
 import pytest
 
+from boiler.baseline import GasBaseline
 from boiler.economics import (
     Co2Factors,
     FixedHashprice,
@@ -97,7 +98,8 @@ def test_time_of_use_windows_wrap_midnight() -> None:
 def test_ledger_prices_each_step_and_closes_hourly_rows() -> None:
     mining = MiningEconomics(hashprice=FixedHashprice(eur_per_ph_day=48.0, btc_price_eur=96_000.0), pool_fee=0.0)
     gas = GasPrice(eur_per_kwh_pcs=0.10, pcs_per_pci=1.1)
-    ledger = Ledger(0.0, mining, gas, Co2Factors(gas_kg_per_kwh_pci=0.2, grid_kg_per_kwh=0.05))
+    ledger = Ledger(0.0, mining, gas, Co2Factors(gas_kg_per_kwh_pci=0.2, grid_kg_per_kwh=0.05),
+                    baseline=GasBaseline(efficiency_pci=0.9, gas_eur_per_kwh_pci=0.11, co2_kg_per_kwh_pci=0.2))
     for k in range(120):  # two hours of one-minute steps at 6 kW, 300 TH/s, 10 kW of gas fuel
         price = 0.10 if k < 60 else 0.20
         ledger.add((k + 1) * 60.0, price, EnergyFlows(electricity_j=6000.0 * 60, hash_ths_s=300.0 * 60,
