@@ -12,7 +12,7 @@ from boiler.dashboards import queries as q
 from boiler.dashboards.annotations import influxql_annotation
 from boiler.dashboards.influxql import InfluxQL
 from boiler.dashboards.panels import HOT_WATER_STEPS, PanelBuilder, bars_panel, lines_panel, states_panel
-from boiler.dashboards.variables import site, time_zone
+from boiler.dashboards.variables import site
 from boiler.telemetry.schema import MINER_STATE_CODES
 
 UID: Final = "boiler-installer"
@@ -106,7 +106,7 @@ def build() -> dashboard.Dashboard:
     d = (dashboard.Dashboard(TITLE).uid(UID).tags(["boiler", "installer"])
          .description("Mining hot-water boiler: tank layers, miners, gas boiler and the controller's decisions.")
          .time("now-24h", "now").timezone("browser").tooltip(DashboardCursorSync.CROSSHAIR).refresh("1m")
-         .with_variable(site()).with_variable(time_zone()))
+         .with_variable(site()))
     for annotation in _annotations():
         d = d.annotation(annotation)
     for row_id, title, panels in ((1, "Tank", _tank()), (4, "Miners", _miners()), (9, "Gas boiler", _gas())):
