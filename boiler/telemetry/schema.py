@@ -119,11 +119,6 @@ LEDGER_FIELDS: Final[Mapping[str, FieldType]] = {
     "tank_losses_kwh": float,
     "loop_losses_kwh": float,
     "co2_kg": float,
-    "baseline_gas_fuel_kwh": float,
-    "baseline_gas_cost_eur": float,
-    "baseline_co2_kg": float,
-    "savings_eur": float,
-    "co2_avoided_kg": float,
 }
 
 TELEMETRY: Final = "telemetry"
@@ -200,15 +195,13 @@ def decision_point(site: str, at: Timestamp, decision: object) -> Point:
 def ledger_point(site: str, at: Timestamp, row: object) -> Point:
     """The ``ledger`` point of one accounting interval, stamped at the interval's end.
 
-    ``interval_s`` comes from the row, or from its ``end_s - start_s``; a field the row does not
-    hold as a key (``net_cost_eur``, ``savings_eur``, ``co2_avoided_kg``) from its property of that
-    name. A NaN (a row from before the baseline existed) is left out, not written."""
+    ``interval_s`` comes from the row, or from its ``end_s - start_s``; ``net_cost_eur`` from the
+    row's key or property of that name."""
     data = dict(_as_mapping(row))
     if data.get("interval_s") is None and data.get("start_s") is not None and data.get("end_s") is not None:
         data["interval_s"] = float(data["end_s"]) - float(data["start_s"])  # type: ignore[arg-type]
-    for name in LEDGER_FIELDS:
-        if data.get(name) is None and getattr(row, name, None) is not None:
-            data[name] = getattr(row, name)
+    if data.get("net_cost_eur") is None and getattr(row, "net_cost_eur", None) is not None:
+        data["net_cost_eur"] = row.net_cost_eur  # type: ignore[attr-defined]
     fields = _typed_fields(data, LEDGER_FIELDS)
     if not fields:
         raise ValueError(f"ledger row has none of the ledger fields: {row!r}")
