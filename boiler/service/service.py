@@ -19,7 +19,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -31,7 +31,7 @@ from boiler.control.controller import Controller
 from boiler.control.overrides import Overrides
 from boiler.control.plant_model import PlantModel
 from boiler.control.types import Commands, Decision, MinerReading, Observation
-from boiler.hygiene import HygieneChecker
+from boiler.hygiene import ComplianceEvent, HygieneChecker
 from boiler.ledger import Ledger, LedgerRow, add_row, empty_total, sum_rows
 from boiler.service.clock import Clock
 from boiler.service.notify import notify
@@ -177,7 +177,7 @@ class PlantService:
             s.reasons.append((now, commands.reason))
             log.info("decision at=%s reason=%s miners_w=%.0f gas=%s setpoint_c=%.1f", _iso(now), commands.reason,
                      decision.miner_power_w if decision else 0.0, commands.gas_enable, commands.gas_setpoint_c)
-        await self._publish(now, obs, decision, miners, closed)
+        await self._publish(now, obs, decision, miners, closed, new_events)
         s.tick_wall_s = time.perf_counter() - wall0
         if self.on_status is not None:
             self.on_status(s)
@@ -234,7 +234,8 @@ class PlantService:
 
     # -- outputs -------------------------------------------------------------------------------
     async def _publish(self, now: float, obs: Observation, decision: Decision | None,
-                       miners: tuple[MinerReading, ...], closed: list[LedgerRow]) -> None:
+                       miners: tuple[MinerReading, ...], closed: list[LedgerRow],
+                       events: Sequence[ComplianceEvent] = ()) -> None:
         s = self.status
         if self.mqtt is not None:
             totals = _totals_with_open(s.totals, self.ledger)
@@ -264,10 +265,11 @@ class PlantService:
             except (KeyError, ValueError) as exc:
                 log.warning("mqtt_state_rejected error=%s", exc)
         if self.telemetry is not None:
-            await self._submit_telemetry(now, obs, decision, miners, closed)
+            await self._submit_telemetry(now, obs, decision, miners, closed, events)
 
     async def _submit_telemetry(self, now: float, obs: Observation, decision: Decision | None,
-                                miners: tuple[MinerReading, ...], closed: list[LedgerRow]) -> None:
+                                miners: tuple[MinerReading, ...], closed: list[LedgerRow],
+                                events: Sequence[ComplianceEvent] = ()) -> None:
         from boiler.telemetry import schema
 
         at = datetime.fromtimestamp(now, UTC)
@@ -295,6 +297,7 @@ class PlantService:
             points.append(schema.decision_point(self.site, at, d))
         for row in closed:
             points.append(schema.ledger_point(self.site, datetime.fromtimestamp(row.end_s, UTC), row))
+        points += [schema.compliance_point(self.site, ev) for ev in events]
         await self.telemetry.submit(points)
 
     async def shutdown(self) -> None:

@@ -9,8 +9,10 @@ from boiler.telemetry.outbox import AppendResult, Outbox, OutboxLockedError, Que
 from boiler.telemetry.point import Point, datetime_from_ns, encode_lines, ns_from_datetime
 from boiler.telemetry.schema import (
     SCHEMA,
+    compliance_point,
     decision_point,
     ledger_point,
+    ledger_row_point,
     miner_points,
     plant_points,
     telemetry_point,
@@ -32,10 +34,12 @@ __all__ = [
     "TelemetryWriter",
     "WriteFailed",
     "WriteRejected",
+    "compliance_point",
     "datetime_from_ns",
     "decision_point",
     "encode_lines",
     "ledger_point",
+    "ledger_row_point",
     "miner_points",
     "ns_from_datetime",
     "plant_points",

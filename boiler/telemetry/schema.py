@@ -17,9 +17,13 @@ import enum
 import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from boiler.telemetry.point import FieldValue, Point, ns_from_datetime
+
+if TYPE_CHECKING:  # types only: boiler.ledger imports the config, which imports this package
+    from boiler.hygiene import ComplianceEvent
+    from boiler.ledger import LedgerRow
 
 Timestamp = datetime | int  # timezone-aware datetime, or ns since the epoch (UTC)
 FieldType = type[float] | type[int] | type[bool] | type[str]
@@ -119,7 +123,26 @@ LEDGER_FIELDS: Final[Mapping[str, FieldType]] = {
     "tank_losses_kwh": float,
     "loop_losses_kwh": float,
     "co2_kg": float,
+    "baseline_gas_fuel_kwh": float,
+    "baseline_gas_cost_eur": float,
+    "baseline_co2_kg": float,
+    "savings_eur": float,
+    "co2_avoided_kg": float,
 }
+#: Ledger fields a row computes (properties of ``LedgerRow``), not stores.
+LEDGER_DERIVED: Final = ("net_cost_eur", "savings_eur", "co2_avoided_kg")
+
+COMPLIANCE: Final = "compliance"
+COMPLIANCE_FIELDS: Final[Mapping[str, FieldType]] = {
+    "duration_s": float,
+    "extreme_c": float,
+    "violation": bool,
+    "ongoing": bool,
+    "detail": str,
+}
+#: The ``store`` tag of events that concern no store (outlet and loop-return episodes): a tag
+#: value cannot be empty, and every compliance point has the same tag keys.
+DISTRIBUTION_STORE: Final = "distribution"
 
 TELEMETRY: Final = "telemetry"
 TELEMETRY_FIELDS: Final[Mapping[str, FieldType]] = {
@@ -139,6 +162,7 @@ SCHEMA: Final[Mapping[str, tuple[tuple[str, ...], Mapping[str, FieldType]]]] = {
     MINER: (("site", "miner"), MINER_FIELDS),
     DECISION: (("site", "strategy"), DECISION_FIELDS),
     LEDGER: (("site",), LEDGER_FIELDS),
+    COMPLIANCE: (("site", "kind", "store"), COMPLIANCE_FIELDS),
     TELEMETRY: (("site",), TELEMETRY_FIELDS),
 }
 
@@ -196,16 +220,47 @@ def ledger_point(site: str, at: Timestamp, row: object) -> Point:
     """The ``ledger`` point of one accounting interval, stamped at the interval's end.
 
     ``interval_s`` comes from the row, or from its ``end_s - start_s``; ``net_cost_eur`` from the
-    row's key or property of that name."""
+    row's key or property of that name, and so ``savings_eur`` and ``co2_avoided_kg``."""
     data = dict(_as_mapping(row))
     if data.get("interval_s") is None and data.get("start_s") is not None and data.get("end_s") is not None:
         data["interval_s"] = float(data["end_s"]) - float(data["start_s"])  # type: ignore[arg-type]
-    if data.get("net_cost_eur") is None and getattr(row, "net_cost_eur", None) is not None:
-        data["net_cost_eur"] = row.net_cost_eur  # type: ignore[attr-defined]
+    for key in LEDGER_DERIVED:
+        if data.get(key) is None and getattr(row, key, None) is not None:
+            data[key] = getattr(row, key)
     fields = _typed_fields(data, LEDGER_FIELDS)
     if not fields:
         raise ValueError(f"ledger row has none of the ledger fields: {row!r}")
     return Point(LEDGER, {"site": site}, fields, _time_ns(at))
+
+
+def ledger_row_point(site: str, row: LedgerRow, row_id: int | None = None) -> Point:
+    """The ``ledger`` point of a closed ``LedgerRow``, stamped at the end of its interval.
+
+    A baseline the row does not know (NaN, a row stored before it existed) is left out."""
+    data = dict(_as_mapping(row))
+    data.update({key: getattr(row, key) for key in LEDGER_DERIVED})
+    if row_id is not None:
+        data["row_id"] = row_id
+    return ledger_point(site, _ns_from_epoch_s(row.end_s), data)
+
+
+def compliance_point(site: str, event: ComplianceEvent) -> Point:
+    """The ``compliance`` point of one hygiene log event, stamped at its start.
+
+    (site, kind, store, start) identifies an event, as in the service's SQLite log: an episode
+    written while still open (``ongoing``) is overwritten by its final version."""
+    tags = {"site": site, "kind": str(event.kind), "store": event.store or DISTRIBUTION_STORE}
+    fields = _typed_fields(
+        {
+            "duration_s": event.duration_s,
+            "extreme_c": event.extreme_c,
+            "violation": event.violation,
+            "ongoing": event.ongoing,
+            "detail": event.detail,
+        },
+        COMPLIANCE_FIELDS,
+    )
+    return Point(COMPLIANCE, tags, fields, _ns_from_epoch_s(event.start_s))
 
 
 def telemetry_point(site: str, at: Timestamp, stats: object) -> Point:
@@ -214,6 +269,13 @@ def telemetry_point(site: str, at: Timestamp, stats: object) -> Point:
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+
+
+def _ns_from_epoch_s(t_s: float) -> int:
+    """Nanoseconds of epoch seconds, rounded to the microsecond (what a float second holds)."""
+    if not math.isfinite(t_s):
+        raise ValueError(f"timestamp {t_s} is not finite")
+    return round(t_s * 1e6) * 1000
 
 
 def _time_ns(at: Timestamp) -> int:

@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from boiler.hygiene import ComplianceEvent
 from boiler.telemetry import (
     SCHEMA,
     Point,
     Telemetry,
     TelemetryConfig,
+    compliance_point,
     decision_point,
     ledger_point,
     miner_points,
@@ -66,6 +68,12 @@ def sample_points(site: str, ticks: int = 6) -> list[Point]:
         if tick % 3 == 2:
             points.append(ledger_point(site, at, _values(dict(SCHEMA[LEDGER][1]), tick, 0)))
         points.append(telemetry_point(site, at, _values(dict(SCHEMA[TELEMETRY][1]), tick, 0)))
+        if tick % 2 == 1:
+            t0 = at.timestamp()
+            points.append(compliance_point(site, ComplianceEvent(
+                "cycle_pass", "finishing", t0, t0 + 240.0 + tick, 65.5 + tick, False, f"≥ 65 °C, {tick}", tick == 5)))
+            points.append(compliance_point(site, ComplianceEvent(
+                "outlet_low", None, t0 + 1.0, t0 + 60.0, 57.25, True, "outlet below 60 °C")))
     return points
 
 
@@ -146,5 +154,6 @@ async def test_every_numeric_field_round_trips_through_victoriametrics(
         for s in exported
     }
     string_series = {k for k in got if k not in expected}
-    assert {name.split("_", 1)[0] for name, _ in string_series} <= {"miner", "decision"}  # state, reason
+    # state, reason, detail
+    assert {name.split("_", 1)[0] for name, _ in string_series} <= {"miner", "decision", "compliance"}
     assert {k: v for k, v in got.items() if k in expected} == {k: sorted(v) for k, v in expected.items()}

@@ -12,13 +12,17 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
+from boiler.hygiene import ComplianceEvent
+from boiler.ledger import LedgerRow
 from boiler.telemetry.schema import (
     LEDGER_FIELDS,
     MINER_STATE_CODES,
     PLANT_FIELDS,
     SCHEMA,
+    compliance_point,
     decision_point,
     ledger_point,
+    ledger_row_point,
     miner_points,
     plant_points,
     telemetry_point,
@@ -126,6 +130,31 @@ def test_ledger_point_derives_interval_and_net_cost_from_a_row_object() -> None:
     }
     with pytest.raises(ValueError, match="none of the ledger fields"):
         ledger_point("s", AT, {"start_s": 0.0})
+
+
+def test_compliance_point_is_stamped_at_the_event_start_with_fixed_tags() -> None:
+    start_s = AT_NS / 1e9
+    cycle = ComplianceEvent("cycle_pass", "finishing", start_s, start_s + 300.0, 66.0, False, "≥ 65 °C for 240 s")
+    p = compliance_point("s", cycle)
+    assert (p.measurement, p.tags, p.time_ns) == (
+        "compliance", {"site": "s", "kind": "cycle_pass", "store": "finishing"}, AT_NS)
+    assert p.fields == {"duration_s": 300.0, "extreme_c": 66.0, "violation": False, "ongoing": False,
+                        "detail": "≥ 65 °C for 240 s"}
+    low = ComplianceEvent("outlet_low", None, start_s, start_s + 60.0, None, True, "", ongoing=True)
+    q = compliance_point("s", low)
+    assert q.tags["store"] == "distribution"  # a tag value cannot be empty
+    assert q.fields == {"duration_s": 60.0, "violation": True, "ongoing": True, "detail": ""}
+
+
+def test_ledger_row_point_carries_the_baseline_and_savings_of_a_ledger_row() -> None:
+    row = LedgerRow(start_s=AT_NS / 1e9 - 3600.0, end_s=AT_NS / 1e9, electricity_kwh=10.0,
+                    electricity_cost_eur=1.5, mining_revenue_eur=0.5, gas_cost_eur=0.25,
+                    baseline_gas_fuel_kwh=20.0, baseline_gas_cost_eur=2.0, baseline_co2_kg=4.5, co2_kg=1.0)
+    p = ledger_row_point("s", row, row_id=7)
+    assert p.time_ns == AT_NS
+    assert p.fields["row_id"] == 7 and p.fields["interval_s"] == 3600.0
+    assert (p.fields["net_cost_eur"], p.fields["savings_eur"], p.fields["co2_avoided_kg"]) == (1.25, 0.75, 3.5)
+    assert p.fields["baseline_gas_fuel_kwh"] == 20.0
 
 
 def test_field_types_are_stable_whatever_the_input_type() -> None:
