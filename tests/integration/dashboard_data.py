@@ -3,8 +3,8 @@
 The simulation is stepped as ``run_simulation`` steps it; at every control tick the observation,
 the commands and the controller's decision become points through the schema builders
 (``boiler.telemetry.schema``) with the same mapping the service uses (``Service._submit_telemetry``),
-each closed ledger row one ledger point stamped at its end, and each hygiene event one compliance
-point when the schema has a compliance builder. Every point then goes through ``Telemetry``
+each closed ledger row one ledger point stamped at its end (``ledger_row_point``), and each event
+of the hygiene log one compliance point (``compliance_point``). Every point then goes through ``Telemetry``
 (outbox → writer → influxdb-client) into the database.
 """
 
@@ -17,6 +17,7 @@ from typing import Any
 
 from boiler import scenarios
 from boiler.control.types import Commands, Observation
+from boiler.hygiene import ComplianceEvent
 from boiler.ledger import LedgerRow
 from boiler.simulation import Simulation
 from boiler.telemetry import Point, Telemetry, TelemetryConfig, schema
@@ -27,6 +28,7 @@ class SimulatedSite:
     site: str
     summary: dict[str, Any]
     ledger: list[LedgerRow]
+    events: list[ComplianceEvent]
     points: list[Point]
 
 
@@ -57,12 +59,6 @@ def _tick_points(site: str, sim: Simulation, obs: Observation, cmds: Commands) -
     return points
 
 
-def compliance_points(site: str, sim_result_hygiene: Any) -> list[Point]:
-    """Hygiene events as points, once the schema has a builder for them (issue 10, h10report)."""
-    build = getattr(schema, "compliance_point", None)
-    if build is None:
-        return []
-    return [build(site, datetime.fromtimestamp(ev.end_s, UTC), ev) for ev in sim_result_hygiene.all_events()]
 
 
 def simulate_site(scenario: str, site: str, start: date, days: float, seed: int = 1) -> SimulatedSite:
@@ -76,9 +72,10 @@ def simulate_site(scenario: str, site: str, start: date, days: float, seed: int 
             sim.apply(cmds)
         sim.advance()
     result = sim.result()
-    points += [schema.ledger_point(site, datetime.fromtimestamp(row.end_s, UTC), row) for row in result.ledger]
-    points += compliance_points(site, result.hygiene)
-    return SimulatedSite(site, result.summary, result.ledger, points)
+    points += [schema.ledger_row_point(site, row, row_id) for row_id, row in enumerate(result.ledger)]
+    events = result.hygiene.all_events()
+    points += [schema.compliance_point(site, ev) for ev in events]
+    return SimulatedSite(site, result.summary, result.ledger, events, points)
 
 
 async def write(points: list[Point], url: str, bucket: str, token: str, outbox: Path) -> None:

@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from boiler.dashboards import influxql, installer, landlord
-from boiler.telemetry import schema
 from tests.integration.dashboard_data import SimulatedSite, simulate_site, write
 from tests.integration.grafana_expand import Expander, TimeRange
 from tests.integration.influx_servers import InfluxDB1
@@ -43,20 +42,12 @@ def local_ms(day: date) -> int:
 #: Grafana's "this month" on 15 November 2026, dashboard time zone Europe/Paris: now/M to now/M.
 MONTH: Final = TimeRange(local_ms(NOVEMBER), local_ms(date(2026, 12, 1)) - 1)
 
-_HAS_COMPLIANCE = hasattr(schema, "compliance_point")
-_NO_COMPLIANCE = "no compliance measurement is written yet (issue 10, the hygiene-events part)"
 #: Panel (dashboard uid, title) -> why it is legitimately empty on this month of these two sites.
 DECLARED_EMPTY: Final[dict[tuple[str, str], str]] = {
     (installer.UID, "Safety overrides"): "safety_override is not written by the service yet (lead's refactor)",
     (installer.UID, "Forced commands (safety cut)"): "the rule strategy forced nothing in these runs",
     (landlord.UID, "Breaches of the hygiene rules"): "both sites met the rules (summary: 0 violations)",
-    (landlord.UID, "Failed or missed disinfection cycles"): "no cycle failed or was missed in these runs",
 }
-if not _HAS_COMPLIANCE:
-    DECLARED_EMPTY |= {
-        (landlord.UID, "Days with a disinfection cycle passed"): _NO_COMPLIANCE,
-        (installer.UID, "Hygiene events"): _NO_COMPLIANCE,
-    }
 
 
 @dataclass(frozen=True)
@@ -235,3 +226,27 @@ def test_miner_time_mining_counts_are_consistent(loaded: Loaded) -> None:
     assert set(mining) <= set(polls) and set(answered) <= set(polls)
     assert {site for site, _ in polls} == {SINGLE, PREHEAT}
     assert all(0 < mining.get(k, 0) <= n and answered.get(k, 0) <= n for k, n in polls.items())
+
+
+def test_days_with_a_passed_cycle_are_the_local_days_of_the_hygiene_log(loaded: Loaded) -> None:
+    query = panel_query(landlord.UID, "Days with a disinfection cycle passed")
+    series = {s["tags"]["site"]: s["values"][0][1] for s in loaded.run(query, [SINGLE, PREHEAT])}
+    expected = {}
+    for name, site in loaded.sites.items():
+        days = {datetime.fromtimestamp(ev.start_s, TZ).date() for ev in site.events if ev.kind == "cycle_pass"}
+        if days:
+            expected[name] = len(days)
+    assert expected, "no site had a disinfection cycle: the panel is not tested"
+    assert series == expected
+
+
+def test_failed_cycles_and_breaches_count_the_hygiene_log(loaded: Loaded) -> None:
+    events = [ev for site in loaded.sites.values() for ev in site.events]
+    checks = (
+        ("Failed or missed disinfection cycles", lambda ev: ev.kind in ("cycle_fail", "cycle_missed")),
+        ("Breaches of the hygiene rules", lambda ev: ev.violation),
+    )
+    for title, wanted in checks:
+        series = loaded.run(panel_query(landlord.UID, title), [SINGLE, PREHEAT])
+        count = sum(1 for ev in events if wanted(ev))
+        assert (single_value(series) if series else 0) == count, title
