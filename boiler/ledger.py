@@ -66,6 +66,9 @@ class LedgerRow:
     baseline_gas_fuel_kwh: float = math.nan
     baseline_gas_cost_eur: float = math.nan
     baseline_co2_kg: float = math.nan
+    # Lowest temperatures seen in the interval (NaN: not measured); the 60 °C proof per hour.
+    outlet_min_c: float = math.nan
+    loop_return_min_c: float = math.nan
 
     @property
     def net_cost_eur(self) -> float:
@@ -119,7 +122,10 @@ def fill_baseline(row: LedgerRow, baseline: GasBaseline) -> LedgerRow:
     return row
 
 
-_SUMMED = tuple(f.name for f in fields(LedgerRow) if f.name not in ("start_s", "end_s", "hashrate_ths_mean"))
+#: Fields that keep their lowest value when rows are added up.
+_MINIMA = ("outlet_min_c", "loop_return_min_c")
+_SUMMED = tuple(f.name for f in fields(LedgerRow)
+                if f.name not in ("start_s", "end_s", "hashrate_ths_mean", *_MINIMA))
 
 
 class Ledger:
@@ -152,6 +158,10 @@ class Ledger:
         a.dhw_volume_below_l += f.dhw_volume_below_l
         a.tank_loss_j += f.tank_loss_j
         a.loop_loss_j += f.loop_loss_j
+        if f.outlet_c < a.outlet_min_c:  # NaN (not measured) compares False
+            a.outlet_min_c = f.outlet_c
+        if f.loop_return_c < a.loop_return_min_c:
+            a.loop_return_min_c = f.loop_return_c
         if now_s - a.start_s >= self.interval_s - 1e-6:
             self._close(now_s)
 
@@ -180,6 +190,8 @@ class Ledger:
             tank_losses_kwh=a.tank_loss_j / J_PER_KWH,
             loop_losses_kwh=a.loop_loss_j / J_PER_KWH,
             co2_kg=a.gas_fuel_j * self._co2_gas_per_j + a.electricity_j * self._co2_grid_per_j,
+            outlet_min_c=_finite_or_nan(a.outlet_min_c),
+            loop_return_min_c=_finite_or_nan(a.loop_return_min_c),
         ), self.baseline))
         self._open = _Accumulator(end_s)
 
@@ -220,6 +232,19 @@ class _Accumulator:
     dhw_volume_below_l: float = 0.0
     tank_loss_j: float = 0.0
     loop_loss_j: float = 0.0
+    outlet_min_c: float = math.inf
+    loop_return_min_c: float = math.inf
+
+
+def _finite_or_nan(value: float) -> float:
+    return value if math.isfinite(value) else math.nan
+
+
+def _min_known(a: float, b: float) -> float:
+    """The lower of two temperatures, ignoring one that is not known (NaN)."""
+    if math.isnan(a):
+        return b
+    return a if math.isnan(b) or a <= b else b
 
 
 def add_row(total: LedgerRow, row: LedgerRow) -> None:
@@ -230,6 +255,8 @@ def add_row(total: LedgerRow, row: LedgerRow) -> None:
         total.start_s = row.start_s
     for name in _SUMMED:
         setattr(total, name, getattr(total, name) + getattr(row, name))
+    for name in _MINIMA:
+        setattr(total, name, _min_known(getattr(total, name), getattr(row, name)))
     if span + row_s > 0:
         total.hashrate_ths_mean = (total.hashrate_ths_mean * span + row.hashrate_ths_mean * row_s) / (span + row_s)
     total.end_s = row.end_s

@@ -87,7 +87,7 @@ def simulate(
 
         plot_trace(result.trace, plot_path, f"{name} — {s['strategy']} — {days:g} days from {first_day}")
     if ledger_path is not None:
-        _write_ledger(result.ledger, ledger_path)
+        _write_ledger(result.ledger, ledger_path, cfg.site.name)
     if hygiene_path is not None:
         result.hygiene.to_csv(hygiene_path)
     if not quiet:
@@ -103,7 +103,7 @@ def _json_default(value: object) -> object:
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 
-def _write_ledger(rows: list, path: Path) -> None:
+def _write_ledger(rows: list, path: Path, site: str) -> None:
     import csv
     from datetime import UTC, datetime
 
@@ -111,7 +111,7 @@ def _write_ledger(rows: list, path: Path) -> None:
         writer = None
         for row in rows:
             d = row.as_dict()
-            d = {"start": datetime.fromtimestamp(d.pop("start_s"), UTC).isoformat(),
+            d = {"site": site, "start": datetime.fromtimestamp(d.pop("start_s"), UTC).isoformat(),
                  "end": datetime.fromtimestamp(d.pop("end_s"), UTC).isoformat(), **d}
             if writer is None:
                 writer = csv.DictWriter(fh, fieldnames=list(d))

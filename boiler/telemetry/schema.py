@@ -128,6 +128,8 @@ LEDGER_FIELDS: Final[Mapping[str, FieldType]] = {
     "baseline_co2_kg": float,
     "savings_eur": float,
     "co2_avoided_kg": float,
+    "outlet_min_c": float,
+    "loop_return_min_c": float,
 }
 #: Ledger fields a row computes (properties of ``LedgerRow``), not stores.
 LEDGER_DERIVED: Final = ("net_cost_eur", "savings_eur", "co2_avoided_kg")

@@ -63,7 +63,8 @@ def test_site_without_gas_boiler_uses_the_reference_efficiency() -> None:
 
 def test_service_store_keeps_the_baseline(tmp_path: Path) -> None:
     ledger = _ledger()
-    ledger.add(3600.0, 0.1, EnergyFlows(dhw_heat_j=4 * J_PER_KWH, gas_fuel_j=5 * J_PER_KWH))
+    ledger.add(3600.0, 0.1, EnergyFlows(dhw_heat_j=4 * J_PER_KWH, gas_fuel_j=5 * J_PER_KWH, outlet_c=61.0,
+                                        loop_return_c=56.0))
     with PlantStore(tmp_path / "state.sqlite") as store:
         store.commit(ledger.pop_closed())
         (back,) = store.ledger_rows()
