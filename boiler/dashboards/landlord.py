@@ -114,11 +114,12 @@ def _safety() -> list[PanelBuilder]:
                                            group_by='time($__interval), "site" fill(null)'),
                               alias="$tag_site: $col")],
                     steps=HOT_WATER_STEPS, show_thresholds=True, soft_min=40.0, width=12),
-        stat_panel(23, "Lowest temperature leaving the tank", "Coldest hot water sent to the building.",
-                   "celsius", [InfluxQL("A", q.plant('min("outlet_c")'))], decimals=1, steps=HOT_WATER_STEPS,
+        stat_panel(23, "Lowest temperature leaving the tank", "Coldest hot water sent to the building "
+                   "(every moment counted, not only the samples drawn on the left).", "celsius",
+                   [InfluxQL("A", q.ledger('min("outlet_min_c")'))], decimals=1, steps=HOT_WATER_STEPS,
                    width=4, height=8),
         stat_panel(24, "Lowest loop return", "Coldest water back from the building's loop.", "celsius",
-                   [InfluxQL("A", q.plant('min("loop_return_c")'))], decimals=1, steps=HOT_WATER_STEPS,
+                   [InfluxQL("A", q.ledger('min("loop_return_min_c")'))], decimals=1, steps=HOT_WATER_STEPS,
                    width=4, height=8),
         stat_panel(25, "Hot water drawn below the set temperature", "Litres drawn while the water leaving the "
                    "tank was below its set temperature.", "litre",
