@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 _out = Console()
 _err = Console(stderr=True)
@@ -30,20 +31,20 @@ def export(
     try:
         from boiler.dashboards.export import write_tree
     except ImportError as exc:
-        _err.print(f"[red]error:[/red] the dashboards need the extra: pip install 'mining-boiler[dashboards]' "
-                   f"({exc})", highlight=False)
+        _err.print("[red]error:[/red] " + escape(f"the dashboards need the extra: pip install "
+                                                 f"'mining-boiler[dashboards]' ({exc})"), highlight=False)
         raise typer.Exit(2) from exc
     try:
         written = write_tree(directory, dashboards_path)
     except ValueError as exc:
-        _err.print(f"[red]error:[/red] {exc}", highlight=False)
+        _err.print("[red]error:[/red] " + escape(str(exc)), highlight=False)
         raise typer.Exit(2) from exc
     except OSError as exc:
-        _err.print(f"[red]error:[/red] cannot write {directory}: {exc}", highlight=False)
+        _err.print("[red]error:[/red] " + escape(f"cannot write {directory}: {exc}"), highlight=False)
         raise typer.Exit(1) from exc
     root = directory.resolve()
     for path in written:
-        _out.print(str(path.relative_to(root)), highlight=False)
+        _out.print(escape(str(path.relative_to(root))), highlight=False)
 
 
 def register(app: typer.Typer) -> None:

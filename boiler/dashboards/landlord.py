@@ -130,8 +130,9 @@ def _safety() -> list[PanelBuilder]:
 
 def _legionella() -> list[PanelBuilder]:
     return [
-        stat_panel(27, "Days with a disinfection cycle passed", "Days on which the tank was held hot long enough "
-                   "to kill legionella (per building).", "none",
+        stat_panel(27, "Days with a disinfection cycle passed", "Days on which a tank was held hot long enough "
+                   "to kill legionella, per building. Buildings whose water is kept hot enough all the time "
+                   "need no cycle: for them, no breaches is the proof.", "none",
                    [InfluxQL("A", q.days_with('count("duration_s")', where="\"kind\" = 'cycle_pass'"),
                              alias="$tag_site")], width=8),
         stat_panel(28, "Failed or missed disinfection cycles", "Cycles that started but did not hold hot long "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -163,3 +164,12 @@ def test_export_refuses_a_path_grafana_could_not_read(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["dashboards", "export", str(tmp_path), "--dashboards-path", 'a"b'])
     assert result.exit_code == 2
     assert "unusable dashboards path" in result.output
+
+
+def test_export_without_the_dashboards_extra_says_what_to_install(monkeypatch: pytest.MonkeyPatch,
+                                                                  tmp_path: Path) -> None:
+    monkeypatch.setitem(sys.modules, "boiler.dashboards.export", None)  # import fails as if not installed
+    result = CliRunner().invoke(app, ["dashboards", "export", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "mining-boiler[dashboards]" in result.output
+    assert not any(tmp_path.iterdir())
