@@ -17,7 +17,7 @@ from boiler.dashboards.panels import (
     bars_panel,
     lines_panel,
     per_site_table,
-    ratio_bars,
+    ratio_table,
     stat_panel,
 )
 from boiler.dashboards.variables import site, time_zone
@@ -167,9 +167,9 @@ def _miners() -> list[PanelBuilder]:
             "excludeByName": {"Time": True, "polls": True, "mining": True, "answered": True}}),
     ]
     return [
-        ratio_bars(31, "Miners: time mining and answering",
+        ratio_table(31, "Miners: time mining and answering",
                    "Share of the time each miner was mining, and share of the checks it answered.",
-                   targets, transformations),
+                   targets, transformations, ("Time mining", "Answering")),
         stat_panel(32, "Electricity used by the miners", "The miners' electricity, all turned into heat.",
                    "kwatth", [InfluxQL("A", q.ledger(_sum("electricity_kwh")))], decimals=0, width=12, height=6),
     ]

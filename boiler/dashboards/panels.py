@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from grafana_foundation_sdk.builders import bargauge, common, dashboard, stat, statetimeline, table, timeseries
+from grafana_foundation_sdk.builders import common, dashboard, stat, statetimeline, table, timeseries
 from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models.common import (
     BarGaugeDisplayMode,
@@ -18,10 +18,11 @@ from grafana_foundation_sdk.models.common import (
     GraphDrawStyle,
     GraphThresholdsStyleMode,
     StackingMode,
-    VizOrientation,
+    TableBarGaugeCellOptions,
 )
 from grafana_foundation_sdk.models.dashboard import (
     DataTransformerConfig,
+    DynamicConfigValue,
     Panel,
     Threshold,
     ThresholdsMode,
@@ -114,14 +115,18 @@ def per_site_table(panel_id: int, title: str, description: str, targets: Sequenc
     return panel
 
 
-def ratio_bars(panel_id: int, title: str, description: str, targets: Sequence[InfluxQL],
-               transformations: Sequence[DataTransformerConfig], *, width: int = 12,
-               height: int = 6) -> bargauge.Panel:
-    """Horizontal bars of fractions (0…1) computed by Grafana transformations from the targets."""
-    panel = (bargauge.Panel().id(panel_id).title(title).description(description).datasource(DATASOURCE)
-             .unit("percentunit").min(0).max(1).span(width).height(height)
-             .orientation(VizOrientation.HORIZONTAL).display_mode(BarGaugeDisplayMode.BASIC)
+def ratio_table(panel_id: int, title: str, description: str, targets: Sequence[InfluxQL],
+                transformations: Sequence[DataTransformerConfig], ratios: Sequence[str], *, width: int = 12,
+                height: int = 6) -> table.Panel:
+    """One row per series (e.g. per miner); the columns `ratios` (fractions 0…1 computed by Grafana
+    transformations) drawn as bars in their cells."""
+    gauge = DynamicConfigValue(id_val="custom.cellOptions",
+                               value=TableBarGaugeCellOptions(mode=BarGaugeDisplayMode.BASIC))
+    panel = (table.Panel().id(panel_id).title(title).description(description).datasource(DATASOURCE)
+             .unit("percentunit").min(0).max(1).span(width).height(height).align("auto").inspect(False)
              .thresholds(thresholds((Threshold(value=None, color="red"), Threshold(value=0.9, color="green")))))
+    for name in ratios:
+        panel = panel.override_by_name(name, [gauge])
     for target in targets:
         panel = panel.with_target(target)
     for transformation in transformations:
