@@ -107,12 +107,17 @@ def test_site_variable_lists_both_sites(loaded: Loaded) -> None:
     assert sorted(v[1] for v in series[0]["values"]) == [SINGLE, PREHEAT]
 
 
-@pytest.mark.parametrize("uid", [landlord.UID, installer.UID])
-def test_every_query_returns_data_or_is_declared_empty(loaded: Loaded, uid: str) -> None:
+#: The installer's default range, "the last 24 hours", on 15 November.
+DAY: Final = TimeRange(local_ms(date(2026, 11, 14)), local_ms(date(2026, 11, 15)))
+
+
+@pytest.mark.parametrize(("uid", "time_range"), [(landlord.UID, MONTH), (installer.UID, MONTH), (installer.UID, DAY)],
+                         ids=["landlord-month", "installer-month", "installer-day"])
+def test_every_query_returns_data_or_is_declared_empty(loaded: Loaded, uid: str, time_range: TimeRange) -> None:
     both = [SINGLE, PREHEAT]
     failures = []
     for title, query in queries(uid):
-        n = points_in(loaded.run(query, both))
+        n = points_in(loaded.run(query, both, time_range))
         reason = DECLARED_EMPTY.get((uid, title))
         if reason is None and n == 0:
             failures.append(f"{title}: no data for {query}")
