@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from boiler.dashboards import influxql, installer, landlord
+from boiler.ledger import LedgerRow
 from tests.integration.dashboard_data import SimulatedSite, simulate_site, write
 from tests.integration.grafana_expand import Expander, TimeRange
 from tests.integration.influx_servers import InfluxDB1
@@ -33,6 +34,7 @@ DATABASE: Final = "dashboards"
 SINGLE, PREHEAT = "residence-48", "residence-48-preheat"
 TZ: Final = ZoneInfo("Europe/Paris")
 NOVEMBER: Final = date(2026, 11, 1)
+DST_SITE, DST_START = "dst-weekend", date(2026, 10, 24)
 
 
 def local_ms(day: date) -> int:
@@ -55,6 +57,7 @@ class Loaded:
     db: InfluxDB1
     sites: dict[str, SimulatedSite]
     october: SimulatedSite
+    dst: SimulatedSite  # 24–26 October 2026: the clocks go back on the 25th (a 25-hour day)
 
     def run(self, query: str, sites: list[str], time_range: TimeRange = MONTH) -> list[dict[str, Any]]:
         expanded = Expander(time_range, {"site": sites, "tz": "Europe/Paris"}).expand(query)
@@ -66,11 +69,12 @@ def loaded(influx1: InfluxDB1, tmp_path_factory: pytest.TempPathFactory) -> Iter
     """Simulated once per session (about 20 s), written once."""
     sites = {name: simulate_site(name, name, NOVEMBER, 30) for name in (SINGLE, PREHEAT)}
     october = simulate_site(SINGLE, SINGLE, date(2026, 10, 31), 1)
+    dst = simulate_site(SINGLE, DST_SITE, DST_START, 3 + 1 / 24)  # three local days: 73 hours
     influx1.create_database(DATABASE)
-    points = [p for s in (*sites.values(), october) for p in s.points]
+    points = [p for s in (*sites.values(), october, dst) for p in s.points]
     outbox = tmp_path_factory.mktemp("dashboard-outbox") / "outbox.sqlite"
     asyncio.run(write(points, influx1.url, DATABASE, influx1.token, outbox))
-    yield Loaded(influx1, sites, october)
+    yield Loaded(influx1, sites, october, dst)
 
 
 def dashboard(uid: str) -> dict[str, Any]:
@@ -104,7 +108,7 @@ def test_site_variable_lists_both_sites(loaded: Loaded) -> None:
     model = dashboard(landlord.UID)
     site = next(v for v in model["templating"]["list"] if v["name"] == "site")
     series = loaded.db.query(site["query"], database=DATABASE)
-    assert sorted(v[1] for v in series[0]["values"]) == [SINGLE, PREHEAT]
+    assert sorted(v[1] for v in series[0]["values"]) == sorted([DST_SITE, SINGLE, PREHEAT])
 
 
 #: The installer's default range, "the last 24 hours", on 15 November.
@@ -257,3 +261,18 @@ def test_failed_cycles_and_breaches_count_the_hygiene_log(loaded: Loaded) -> Non
         series = loaded.run(panel_query(landlord.UID, title), [SINGLE, PREHEAT])
         count = sum(1 for ev in events if wanted(ev))
         assert (single_value(series) if series else 0) == count, title
+
+
+def test_daily_bars_follow_the_local_day_across_the_clock_change(loaded: Loaded) -> None:
+    """25 October 2026 has 25 hours in Europe/Paris: its bar holds 25 hourly rows."""
+    rows = loaded.dst.ledger
+    span = TimeRange(local_ms(DST_START), local_ms(date(2026, 10, 27)) - 1)
+    series = loaded.run(panel_query(landlord.UID, "Heat by source, per day"), [DST_SITE], span)
+    bars = [(datetime.fromtimestamp(r[0] / 1e9, TZ).date(), r[1]) for r in series[0]["values"]]
+    assert [d for d, _ in bars] == [date(2026, 10, 24), date(2026, 10, 25), date(2026, 10, 26)]
+    by_day: dict[date, list[LedgerRow]] = {}
+    for row in rows:  # each hour in the local day it ends in (the midnight row in the day before)
+        by_day.setdefault(datetime.fromtimestamp(row.end_s - 1, TZ).date(), []).append(row)
+    assert [len(by_day[d]) for d, _ in bars] == [24, 25, 24]
+    for day, value in bars:
+        assert value == pytest.approx(sum(r.heat_from_miners_kwh for r in by_day[day]), rel=1e-9), day
