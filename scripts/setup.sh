@@ -2,7 +2,8 @@
 # Set up the project on a fresh Debian/Ubuntu machine with Python 3.11+.
 #   scripts/setup.sh          virtualenv .venv with the product installed (editable)
 #   scripts/setup.sh --test   also the test tools and the servers the integration tests start
-#                             (mosquitto, InfluxDB 1.x, VictoriaMetrics: Debian packages)
+#                             (mosquitto, InfluxDB 1.x, VictoriaMetrics: Debian packages), and
+#                             the npm packages of the dashboard type check (grafana/tscheck)
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -40,6 +41,10 @@ if [ "$with_tests" = 1 ]; then
         as_root systemctl disable --now "$svc" >/dev/null 2>&1 || true
     done
     .venv/bin/python -m pip install -q -e '.[test,pdf]'
+    # The dashboard type check (tests/grafana) runs tsc against @grafana/schema, pinned in
+    # grafana/tscheck/package-lock.json.
+    command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+    npm ci --silent --no-audit --no-fund --prefix grafana/tscheck
 else
     .venv/bin/python -m pip install -q -e .
 fi

@@ -203,7 +203,8 @@ class Simulation:
 
     def result(self) -> SimulationResult:
         plant, loop = self.plant, self.loop
-        loop.finish(plant.now_s, tuple(self._samples))
+        #: What closed only at the end (the last ledger rows, the open hygiene episodes), for publishers.
+        self.final_rows, self.final_events = loop.finish(plant.now_s, tuple(self._samples))
         self._samples.clear()
         stats = loop.stats
         strategy = loop.strategy_name
