@@ -27,8 +27,9 @@ def _write(tmp_path: Path, data: object) -> Path:
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
-        (lambda d: d["tanks"][0].update(volume_l=-5), ["tanks.0.volume_l", "greater than 0", "-5"]),
-        (lambda d: d["miners"].append({"name": "x", "model": "s99-hyd"}), ["unknown model 's99-hyd'", "s21-hyd"]),
+        (lambda d: d["tanks"][0].update(volume_l=-5), ["tanks.0.volume_l", "greater than or equal to 10", "-5"]),
+        (lambda d: d["miners"].append({"name": "x", "model": "s99-hyd"}), ["miners.2.model", "unknown model", "s21-hyd",
+                                                                            '"s99-hyd"']),
         (lambda d: d["control"].update(strategy="magic"), ["control.strategy", "'rule'", "'thermostat'", "magic"]),
         (lambda d: d["site"].update(timezone="Mars/Olympus"), ["site.timezone", "unknown time zone"]),
         (lambda d: d["draws"].update(type="weekly"), ["draws", "weekly"]),
