@@ -510,6 +510,11 @@ def format_validation_error(exc: ValidationError, source: str, data: Any = None)
         msgs = merged.setdefault((path, shown), [])
         if msg not in msgs:
             msgs.append(msg)
+    # A list or mapping that fits no member of a union, next to the deeper error that says why: the
+    # deeper one is enough.
+    for path, shown in [k for k in merged if k[1].startswith(("a list of", "a mapping of"))]:
+        if any(len(p) > len(path) and p[: len(path)] == path for p, _ in merged):
+            del merged[(path, shown)]
     lines = [f"{source}: {len(merged)} problem(s) in the configuration:"]
     for (path, shown), msgs in list(merged.items())[:MAX_LISTED_PROBLEMS]:
         where = ".".join(str(p) for p in path) or "(top level)"

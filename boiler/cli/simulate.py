@@ -19,11 +19,14 @@ from rich.table import Table
 
 from boiler import scenarios
 from boiler.config import ConfigError, PlantConfig, config_json_schema, load_config
+from boiler.config_check import check_buildable
 
 _out = Console()
 _err = Console(stderr=True)
 
 DEFAULT_START = date(2026, 1, 5)  # a winter Monday: the harder half of the year for hot water
+#: What `--plot` writes (matplotlib's Agg backend picks the format from the suffix).
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -70,8 +73,16 @@ def simulate(
     except ValueError as exc:
         raise _fail(f"--start {start!r} is not a date in YYYY-MM-DD form") from exc
     for path in (json_path, plot_path, ledger_path, hygiene_path):
-        if path is not None and not path.parent.exists():
+        if path is not None and not path.parent.is_dir():
             raise _fail(f"cannot write {path}: folder {path.parent} does not exist")
+    if plot_path is not None and plot_path.suffix.lower() not in PLOT_SUFFIXES:
+        raise _fail(f"--plot {plot_path}: unsupported file type {plot_path.suffix or '(none)'!r}; "
+                    f"use one of {', '.join(PLOT_SUFFIXES)}")
+    try:
+        check_buildable(cfg, f"scenario {name}" if scenario is not None else str(config), days=days,
+                        start=first_day, seed=seed, strategy=strategy if strategy != "optimum" else None)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
 
     show_progress = not quiet and days >= 3
     with Progress(TextColumn("simulating {task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
@@ -92,9 +103,23 @@ def simulate(
         result.hygiene.to_csv(hygiene_path)
     if not quiet:
         _out.print(summary_table(s))
-    failed = float(s["dhw_volume_below_setpoint_l"]) > 0 or not s["legionella_compliant"]  # type: ignore[arg-type]
-    if failed:
+    why = failure_reasons(s)
+    if why:
+        _err.print(f"failed: {why}", highlight=False)
         raise typer.Exit(1)
+
+
+def failure_reasons(s: dict[str, object]) -> str:
+    """Why a run exits 1, in one line; empty when it passed."""
+    reasons = []
+    below_l = float(s["dhw_volume_below_setpoint_l"])  # type: ignore[arg-type]
+    if below_l > 0:
+        low = s.get("min_outlet_temp_c")
+        reasons.append(f"{below_l:,.0f} L of hot water drawn below the setpoint"
+                       + (f" (lowest outlet {float(low):.1f} °C)" if isinstance(low, int | float) else ""))
+    if not s["legionella_compliant"]:
+        reasons.append(f"hygiene rules broken ({s.get('hygiene_violations', '?')} violation(s))")
+    return "; ".join(reasons)
 
 
 def _json_default(value: object) -> object:
@@ -196,9 +221,10 @@ def config_schema(
 
 @config_app.command("validate")
 def config_validate(path: Annotated[Path, typer.Argument(help="Config YAML file.")]) -> None:
-    """Check a config file; exit 2 with each problem's field path if it is not valid."""
+    """Check a config file and build one day of its simulation; exit 2 with the field path if it is not valid."""
     try:
         cfg = load_config(path)
+        check_buildable(cfg, str(path))
     except ConfigError as exc:
         raise _fail(str(exc)) from exc
     _out.print(f"[green]ok[/green] {path}: site {cfg.site.name}, {len(cfg.tanks)} tank(s), "
