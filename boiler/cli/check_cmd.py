@@ -59,7 +59,7 @@ def check(
         else:
             with _err.status("checking: broker, database, miners; listening to the sensors…"):
                 items += asyncio.run(run_checks(cfg, opts))
-    code = 2 if cfg is None else exit_code(items)
+    code = 2 if cfg is None or config_item.status == "fail" else exit_code(items)
     if json_out:
         print(json.dumps({"ok": code == 0, "exit_code": code, "items": [i.to_json() for i in items]}, indent=2))
     else:
@@ -85,14 +85,23 @@ def install_service(
 ) -> None:
     """Write the systemd unit for this config and say which commands enable it."""
     from boiler.config import ConfigError, load_config
+    from boiler.config_check import check_buildable, service_problems
     from boiler.service import systemd
 
     config = config.absolute()
     try:
         cfg = load_config(config)
+        check_buildable(cfg, str(config))
+        problems = service_problems(cfg)
+        if problems:
+            raise ConfigError(f"{config}: `boiler run` would refuse this config:\n  " + "\n  ".join(problems))
         text = systemd.render_unit(cfg, config, user=user)
     except (ConfigError, systemd.UnitError) as exc:
         raise _fail(str(exc)) from exc
+    for what, path in systemd.hidden_paths(cfg, config):
+        _err.print(f"warning: {what} {path} is under a folder the unit hides (PrivateTmp=yes gives the service "
+                   "an empty /tmp and /var/tmp): the service will not find it; move it, e.g. to /etc/boiler or "
+                   "/opt/boiler", highlight=False, soft_wrap=True)
     for path in systemd.writable_paths(cfg):
         _err.print(f"note: {path} is outside {systemd.STATE_DIR}; the unit makes it writable (ReadWritePaths)",
                    highlight=False)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from boiler.config import ConfigError, PlantConfig, load_config
+from boiler.config_check import check_buildable, service_problems
 from boiler.mqtt.actuators import ActuatorBank, ActuatorValue, check_value, decode, encode, format_number
 from boiler.mqtt.config import ActuatorConfig, MqttConfig
 from boiler.mqtt.errors import MqttPlantError
@@ -74,11 +75,19 @@ def exit_code(items: list[CheckItem]) -> int:
 
 # -- config and bindings ------------------------------------------------------------------------------
 def check_config(path: Path) -> tuple[PlantConfig | None, CheckItem]:
-    """Load the file; the item carries the loader's message (field path, bad value, what is allowed)."""
+    """Load the file and build its plant as `validate` does; the item carries the loader's message (field path,
+    bad value, what is allowed). A valid file that `boiler run` would refuse (no `mqtt`, a miner without
+    `host`) is a failed item with the config still returned, so the other checks can run."""
     try:
         cfg = load_config(path)
+        check_buildable(cfg, str(path))
     except ConfigError as exc:
         return None, CheckItem("config", "fail", str(exc))
+    problems = service_problems(cfg)
+    if problems:
+        # The file is valid, but `boiler run` refuses it: the config fails; the other items still say
+        # what they can.
+        return cfg, CheckItem("config", "fail", f"{path}: `boiler run` would refuse it: " + "; ".join(problems))
     mqtt = cfg.mqtt
     parts = [f"site {cfg.site.name}", f"{len(cfg.tanks)} tank(s)", f"{len(cfg.miners)} miner(s)"]
     if mqtt is not None:

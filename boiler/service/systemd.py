@@ -82,6 +82,32 @@ def writable_paths(cfg: PlantConfig) -> list[Path]:
     return out
 
 
+#: Folders the unit's sandboxing replaces with empty private ones (PrivateTmp=yes).
+PRIVATE_TMP_DIRS = (Path("/tmp"), Path("/var/tmp"))
+
+
+def hidden_paths(cfg: PlantConfig, config_path: Path, executable: Path | None = None) -> list[tuple[str, Path]]:
+    """What the service needs but will not see: (what, path) for every path under a folder that
+    `PrivateTmp=yes` replaces with an empty private one (the config, the venv, state, TLS files)."""
+    wanted: list[tuple[str, Path | None]] = [
+        ("the config file", config_path),
+        ("the boiler command", executable or default_executable()),
+        ("the Python environment", Path(sys.prefix)),
+        ("service.state_path", cfg.service.state_path),
+    ]
+    if cfg.telemetry is not None:
+        wanted.append(("telemetry.outbox_path", cfg.telemetry.outbox_path))
+    if cfg.mqtt is not None and cfg.mqtt.broker.tls is not None:
+        tls = cfg.mqtt.broker.tls
+        wanted += [("mqtt.broker.tls.ca_file", tls.ca_file), ("mqtt.broker.tls.cert_file", tls.cert_file),
+                   ("mqtt.broker.tls.key_file", tls.key_file)]
+    out = []
+    for what, path in wanted:
+        if path is not None and path.is_absolute() and any(_under(path, d) for d in PRIVATE_TMP_DIRS):
+            out.append((what, path))
+    return out
+
+
 def quote_arg(arg: str) -> str:
     """One ExecStart argument: `%` and `$` escaped (specifiers, variables), quoted when needed."""
     text = arg.replace("%", "%%").replace("$", "$$")

@@ -38,8 +38,16 @@ def site(**service: object) -> PlantConfig:
     return cfg.model_copy(update={"service": cfg.service.model_copy(update=service)})
 
 
+def runnable(data: dict) -> dict:
+    """A scenario made into a config `boiler run` accepts: an `mqtt` section and each miner's address."""
+    for i, miner in enumerate(data["miners"], 1):
+        miner["host"] = f"10.0.0.{i}"
+    data["mqtt"] = {"site": "unit", "broker": {"host": "127.0.0.1"}}
+    return data
+
+
 def write_config(tmp_path: Path, **service: object) -> Path:
-    data = yaml.safe_load((Path(scenarios.__file__).parent / "residence-48.yaml").read_text())
+    data = runnable(yaml.safe_load((Path(scenarios.__file__).parent / "residence-48.yaml").read_text()))
     data["service"] = {k: str(v) if isinstance(v, Path) else v for k, v in service.items()}
     path = tmp_path / "site.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
@@ -132,6 +140,30 @@ def test_install_service_refuses_bad_input_with_exit_2(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("tanks: []\n")
     assert runner.invoke(app, ["install-service", "-c", str(bad), "--dry-run"]).exit_code == 2
+
+
+def test_install_service_refuses_a_config_that_run_would_refuse(tmp_path: Path) -> None:
+    data = yaml.safe_load((Path(scenarios.__file__).parent / "residence-48.yaml").read_text())
+    config = tmp_path / "site.yaml"
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    result = runner.invoke(app, ["install-service", "-c", str(config), "--dry-run"])
+    assert result.exit_code == 2
+    assert "mqtt: required" in result.output and "miners.0.host" in result.output
+    assert "[Service]" not in result.stdout
+
+
+def test_install_service_warns_about_paths_the_private_tmp_hides(tmp_path: Path) -> None:
+    # tmp_path lives under /tmp: the unit's PrivateTmp=yes would give the service an empty one.
+    assert any(tmp_path.is_relative_to(d) for d in systemd.PRIVATE_TMP_DIRS), tmp_path
+    config = write_config(tmp_path, state_path=tmp_path / "state.sqlite")
+    result = runner.invoke(app, ["install-service", "-c", str(config), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert f"warning: the config file {config} is under a folder the unit hides" in result.stderr
+    assert f"warning: service.state_path {tmp_path / 'state.sqlite'}" in result.stderr
+    cfg = site()
+    hidden = systemd.hidden_paths(cfg, Path("/etc/boiler/site.yaml"), executable=Path("/var/tmp/venv/bin/boiler"))
+    assert ("the boiler command", Path("/var/tmp/venv/bin/boiler")) in hidden
+    assert all(what != "the config file" for what, _ in hidden)
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
