@@ -463,6 +463,9 @@ class PlantMqtt:
                 command, reason, detail = None, exc.reason, str(exc)
             except asyncio.QueueFull:
                 command, reason, detail = None, "busy", "too many commands waiting for the controller"
+            except Exception as exc:  # a bug in parsing: the sender still gets its one answer
+                _log.exception("mqtt_command_error topic=%s", topic)
+                command, reason, detail = None, "internal_error", f"the command could not be handled: {exc!r}"[:200]
         result = CommandResult(topic, command is not None, reason, detail, now, command)
         self.results.append(result)
         if result.accepted:
