@@ -25,7 +25,7 @@ def btc_per_ph_day(difficulty: float, subsidy_btc: float, fees_btc_per_block: fl
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class FixedHashprice(_Strict):

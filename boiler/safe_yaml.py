@@ -170,6 +170,9 @@ def parse_yaml(text: str, source: str) -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
+        context = getattr(exc, "context", None)
+        if context and getattr(exc, "problem", None):
+            problem = f"{context}, {problem}"
         raise YamlInputError(f"{source}: not valid YAML{where}: {problem}") from None
     except (ValueError, OverflowError, RecursionError) as exc:
         # PyYAML's own constructors: a date like 2025-02-30, an integer of thousands of digits.
