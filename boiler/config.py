@@ -7,6 +7,7 @@ name the field's path, the bad value and what is allowed (`ConfigError`; the CLI
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from datetime import date, datetime, time
@@ -560,6 +561,9 @@ def non_finite_floats(model: BaseModel) -> list[tuple[tuple[str | int, ...], flo
         elif isinstance(value, BaseModel):
             for name in type(value).model_fields:
                 walk(getattr(value, name), (*path, name))
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            for f in dataclasses.fields(value):
+                walk(getattr(value, f.name), (*path, f.name))
         elif isinstance(value, dict):
             for k, v in value.items():
                 walk(v, (*path, k))

@@ -255,3 +255,14 @@ def test_version() -> None:
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0
     assert re.fullmatch(r"boiler \d+\.\d+\.\d+\S*\n", result.stdout)
+
+
+def test_knobs_outside_the_plant_models_are_bounded_and_finite_too(tmp_path: Path) -> None:
+    data = flagship()
+    data["control"]["allocation"] = {"deadband_w": float("nan")}
+    refused(write(tmp_path, data), "control.allocation.deadband_w", "finite", "NaN")
+    data["control"]["allocation"] = {"max_changes_per_day": 10**6}
+    refused(write(tmp_path, data), "control.allocation", "max_changes_per_day must be within 0..1440")
+    data = flagship()
+    data["hygiene"] = {"preset": "default", "outlet_dip_tolerance_s": 1e9}
+    refused(write(tmp_path, data), "hygiene.outlet_dip_tolerance_s", "less than or equal to 86400")
