@@ -68,7 +68,7 @@ class GasCoilConfig(_Strict):
     @model_validator(mode="after")
     def _ordered(self) -> GasCoilConfig:
         if self.bottom >= self.top:
-            raise ValueError(f"coil bottom ({self.bottom}) must be below its top ({self.top})")
+            raise FieldProblem(("bottom",), f"the coil's bottom must be below its top ({self.top})", self.bottom)
         return self
 
 
@@ -96,12 +96,14 @@ class TankConfig(_Strict):
     @model_validator(mode="after")
     def _check(self) -> TankConfig:
         if isinstance(self.initial_c, list) and len(self.initial_c) != self.nodes:
-            raise ValueError(f"initial_c has {len(self.initial_c)} values but the tank has {self.nodes} nodes")
+            raise FieldProblem(("initial_c",), f"initial_c has {len(self.initial_c)} values but the tank has "
+                               f"{self.nodes} nodes; give one value per node, or one for all", self.initial_c)
         names = [s.name for s in self.sensors]
-        if len(set(names)) != len(names):
-            raise ValueError(f"sensor names must be unique, got {names}")
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise FieldProblem(("sensors", i, "name"), f"sensor names must be unique, {name!r} is repeated", name)
         if not self.sensors:
-            raise ValueError("a tank needs at least one temperature sensor")
+            raise FieldProblem(("sensors",), "a tank needs at least one temperature sensor")
         return self
 
 
@@ -263,10 +265,10 @@ class RuleStrategyConfig(_Strict):
 
 class ThermostatConfig(_Strict):
     sensor: str = Field("middle", description="Tank sensor the thermostat reads.")
-    miners_on_below_c: float = Field(50.0, ge=0, le=99, description="(°C)")
-    miners_off_above_c: float = Field(55.0, ge=0, le=99, description="(°C)")
-    gas_on_below_c: float = Field(57.0, ge=0, le=99, description="(°C)")
-    gas_off_above_c: float = Field(62.0, ge=0, le=99, description="(°C)")
+    miners_on_below_c: float = Field(50.0, ge=0, le=99, description="Miners run below this reading (°C).")
+    miners_off_above_c: float = Field(55.0, ge=0, le=99, description="Miners stop above this reading (°C).")
+    gas_on_below_c: float = Field(57.0, ge=0, le=99, description="Gas fires below this reading (°C).")
+    gas_off_above_c: float = Field(62.0, ge=0, le=99, description="Gas stops above this reading (°C).")
 
 
 # -- predictive control and the perfect-foresight bound (task G; docs/control.md) ------------------
