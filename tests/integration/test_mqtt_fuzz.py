@@ -195,3 +195,15 @@ async def test_commands_with_empty_levels_or_dates_out_of_range_get_one_result_e
     await rig.sender.publish(f"{rig.base}/mode/set", b"auto", qos=1)
     assert (await next_result(rig.sender))["accepted"] is True  # and nothing else was waiting before it
     assert rig.plant.stats.handler_errors == 0
+
+
+async def test_a_burst_of_commands_gets_one_result_each(rig: Rig) -> None:
+    # Published all at once: the plant reads them faster than its writer answers; no answer may be
+    # pushed out of the queue before it is sent.
+    n = 400
+    rig.sender.pending_calls_threshold = 2 * n  # no warning for the burst's unacknowledged publishes
+    topic = f"{rig.base}/mode/set"
+    await asyncio.gather(*(rig.sender.publish(topic, b"turbo-%d" % i, qos=1) for i in range(n)))
+    answers = [await next_result(rig.sender) for _ in range(n)]
+    assert sorted(a["detail"].split("'turbo-")[1].rstrip("'") for a in answers) == sorted(str(i) for i in range(n))
+    assert rig.plant.stats.commands_rejected["invalid"] == n
