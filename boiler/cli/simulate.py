@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -54,7 +55,7 @@ def simulate(
     strategy: Annotated[str | None, typer.Option(
         "--strategy", help="rule, thermostat, mpc; optimum, mpc_oracle: yardsticks; default from config."
     )] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the stochastic draw profile.")] = 1,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the stochastic draw profile.", min=0)] = 1,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the summary as JSON here.")] = None,
     plot_path: Annotated[Path | None, typer.Option("--plot", help="Write a PNG plot here.")] = None,
     ledger_path: Annotated[Path | None, typer.Option("--ledger", help="Write hourly ledger rows (CSV).")] = None,
@@ -72,9 +73,10 @@ def simulate(
         first_day = date.fromisoformat(start) if start else DEFAULT_START
     except ValueError as exc:
         raise _fail(f"--start {start!r} is not a date in YYYY-MM-DD form") from exc
-    for path in (json_path, plot_path, ledger_path, hygiene_path):
-        if path is not None and not path.parent.is_dir():
-            raise _fail(f"cannot write {path}: folder {path.parent} does not exist")
+    for flag, path in (("--json", json_path), ("--plot", plot_path), ("--ledger", ledger_path),
+                       ("--hygiene-log", hygiene_path)):
+        if path is not None:
+            _check_writable(flag, path)
     if plot_path is not None and plot_path.suffix.lower() not in PLOT_SUFFIXES:
         raise _fail(f"--plot {plot_path}: unsupported file type {plot_path.suffix or '(none)'!r}; "
                     f"use one of {', '.join(PLOT_SUFFIXES)}")
@@ -91,16 +93,19 @@ def simulate(
         result = run_simulation(cfg, days, first_day, scenario=name, strategy=strategy, seed=seed,
                                 progress=lambda f: bar.update(task, completed=f))
     s = result.summary
-    if json_path is not None:
-        json_path.write_text(json.dumps(s, indent=2, default=_json_default) + "\n", encoding="utf-8")
-    if plot_path is not None:
-        from boiler.plot import plot_trace
+    try:
+        if json_path is not None:
+            json_path.write_text(json.dumps(s, indent=2, default=_json_default) + "\n", encoding="utf-8")
+        if plot_path is not None:
+            from boiler.plot import plot_trace
 
-        plot_trace(result.trace, plot_path, f"{name} — {s['strategy']} — {days:g} days from {first_day}")
-    if ledger_path is not None:
-        _write_ledger(result.ledger, ledger_path)
-    if hygiene_path is not None:
-        result.hygiene.to_csv(hygiene_path)
+            plot_trace(result.trace, plot_path, f"{name} — {s['strategy']} — {days:g} days from {first_day}")
+        if ledger_path is not None:
+            _write_ledger(result.ledger, ledger_path)
+        if hygiene_path is not None:
+            result.hygiene.to_csv(hygiene_path)
+    except OSError as exc:  # checked before the run; a disk can still fill up or a folder vanish
+        raise _fail(f"cannot write {exc.filename or 'an output file'}: {exc.strerror or exc}", code=1) from exc
     if not quiet:
         _out.print(summary_table(s))
     why = failure_reasons(s)
@@ -120,6 +125,16 @@ def failure_reasons(s: dict[str, object]) -> str:
     if not s["legionella_compliant"]:
         reasons.append(f"hygiene rules broken ({s.get('hygiene_violations', '?')} violation(s))")
     return "; ".join(reasons)
+
+
+def _check_writable(flag: str, path: Path) -> None:
+    """Exit 2 before a long run if an output file cannot be written where asked."""
+    if path.is_dir():
+        raise _fail(f"{flag} {path}: is a folder; give a file name")
+    if not path.parent.is_dir():
+        raise _fail(f"{flag} {path}: cannot write it, folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise _fail(f"{flag} {path}: cannot write it (permission denied)")
 
 
 def _json_default(value: object) -> object:
@@ -215,8 +230,12 @@ def config_schema(
     text = json.dumps(config_json_schema(), indent=2)
     if output is None:
         print(text)
-    else:
+        return
+    _check_writable("--output", output)
+    try:
         output.write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise _fail(f"cannot write {output}: {exc.strerror or exc}", code=1) from exc
 
 
 @config_app.command("validate")

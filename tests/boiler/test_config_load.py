@@ -266,3 +266,21 @@ def test_knobs_outside_the_plant_models_are_bounded_and_finite_too(tmp_path: Pat
     data = flagship()
     data["hygiene"] = {"preset": "default", "outlet_dip_tolerance_s": 1e9}
     refused(write(tmp_path, data), "hygiene.outlet_dip_tolerance_s", "less than or equal to 86400")
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["simulate", "-s", "house-xl", "--days", "1", "-q", "--json", "{tmp}"], "is a folder"),
+        (["simulate", "-s", "house-xl", "--days", "1", "-q", "--ledger", "{tmp}/no/such/l.csv"], "does not exist"),
+        (["simulate", "-s", "house-xl", "--days", "1", "-q", "--seed", "-1"], "--seed"),
+        (["config", "schema", "-o", "{tmp}/no/such/schema.json"], "does not exist"),
+        (["config", "validate", "{tmp}"], "cannot read the file"),
+        (["config", "validate", "{tmp}/missing.yaml"], "No such file"),
+    ],
+)
+def test_bad_flags_exit_2_before_any_work(tmp_path: Path, args: list[str], words: str) -> None:
+    result = runner.invoke(app, [a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
+    assert words in " ".join(result.output.split())
+    assert list(tmp_path.iterdir()) == []
