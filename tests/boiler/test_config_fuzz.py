@@ -176,7 +176,8 @@ def test_mutated_scenarios_are_refused_with_a_path_or_run(tmp_path: Path, config
         event(f"validate exit {result.exit_code}")
         if result.exit_code == 2:
             text = result.output
-            assert _FIELD_LINE.search(text) or _FILE_PROBLEM.search(text), (name, mutations, encoding, text)
+            flat = " ".join(text.split())
+            assert _FIELD_LINE.search(text) or _FILE_PROBLEM.search(flat), (name, mutations, encoding, text)
             assert "(top level)" not in text or "top level must be a mapping" in text, text
             return
         summary = tmp_path / "summary.json"
