@@ -611,5 +611,16 @@ def load_config(path: Path) -> PlantConfig:
     return cfg
 
 
+def service_problems(cfg: PlantConfig) -> list[str]:
+    """What `boiler run` refuses in a valid config: the plant's I/O and the miners' addresses."""
+    problems = []
+    if cfg.mqtt is None:
+        problems.append("mqtt: required to run a real plant (sensors and actuators live there)")
+    missing = [f"miners.{i}.host" for i, m in enumerate(cfg.miners) if m.host is None]
+    if missing:
+        problems.append(f"{', '.join(missing)}: a real miner needs its IP address")
+    return problems
+
+
 def config_json_schema() -> dict[str, Any]:
     return PlantConfig.model_json_schema()

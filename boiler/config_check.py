@@ -4,8 +4,8 @@
 file `validate` accepts is one `simulate` builds: the draw profile (a CSV read in full), the mains,
 the simulated plant, the plant model and the controller with its strategy are built for one day
 from the default start. Before that, the run's size is checked against a step budget and a memory
-budget; the message says which figure to change. `service_problems` lists what `boiler run` needs
-beyond that (an `mqtt` section, each miner's `host`).
+budget; the message says which figure to change. (`boiler.config.service_problems` lists what
+`boiler run` needs beyond that: an `mqtt` section, each miner's `host`.)
 """
 
 from __future__ import annotations
@@ -115,14 +115,3 @@ def check_buildable(cfg: PlantConfig, source: str, *, days: float = 1.0, start: 
         else:
             detail = str(exc)
         raise ConfigError(f"{source}: the plant cannot be built from this configuration:\n  {where}: {detail}") from exc
-
-
-def service_problems(cfg: PlantConfig) -> list[str]:
-    """What `boiler run` refuses in a valid config: the plant's I/O and the miners' addresses."""
-    problems = []
-    if cfg.mqtt is None:
-        problems.append("mqtt: required to run a real plant (sensors and actuators live there)")
-    missing = [f"miners.{i}.host" for i, m in enumerate(cfg.miners) if m.host is None]
-    if missing:
-        problems.append(f"{', '.join(missing)}: a real miner needs its IP address")
-    return problems

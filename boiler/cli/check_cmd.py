@@ -47,9 +47,10 @@ def check(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens (stderr).")] = False,
 ) -> None:
     """Commissioning report: config, broker, database, each miner, sensor and actuator. Exit 1 if any fails."""
+    from boiler.config_check import check_buildable
     from boiler.service.check import CheckItem, CheckOptions, check_config, exit_code, run_checks
 
-    cfg, config_item = check_config(config)
+    cfg, config_item = check_config(config, build=check_buildable)
     items: list[CheckItem] = [config_item]
     if cfg is not None:
         _quiet_logs(verbose)
@@ -84,8 +85,8 @@ def install_service(
     = False,
 ) -> None:
     """Write the systemd unit for this config and say which commands enable it."""
-    from boiler.config import ConfigError, load_config
-    from boiler.config_check import check_buildable, service_problems
+    from boiler.config import ConfigError, load_config, service_problems
+    from boiler.config_check import check_buildable
     from boiler.service import systemd
 
     config = config.absolute()

@@ -169,7 +169,8 @@ def run(
     log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING.")] = "INFO",
 ) -> None:
     """Run the plant service: miners through pyasic, plant I/O over MQTT, ledger in SQLite."""
-    from boiler.config_check import check_buildable, service_problems
+    from boiler.config import service_problems
+    from boiler.config_check import check_buildable
 
     try:
         cfg = load_config(config)

@@ -19,14 +19,13 @@ import re
 import secrets
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from boiler.config import ConfigError, PlantConfig, load_config
-from boiler.config_check import check_buildable, service_problems
+from boiler.config import ConfigError, PlantConfig, load_config, service_problems
 from boiler.mqtt.actuators import ActuatorBank, ActuatorValue, check_value, decode, encode, format_number
 from boiler.mqtt.config import ActuatorConfig, MqttConfig
 from boiler.mqtt.errors import MqttPlantError
@@ -74,13 +73,16 @@ def exit_code(items: list[CheckItem]) -> int:
 
 
 # -- config and bindings ------------------------------------------------------------------------------
-def check_config(path: Path) -> tuple[PlantConfig | None, CheckItem]:
+def check_config(path: Path, build: Callable[[PlantConfig, str], None] | None = None
+                 ) -> tuple[PlantConfig | None, CheckItem]:
     """Load the file and build its plant as `validate` does; the item carries the loader's message (field path,
-    bad value, what is allowed). A valid file that `boiler run` would refuse (no `mqtt`, a miner without
+    bad value, what is allowed); `build` (the CLI passes `boiler.config_check.check_buildable`) raises
+    ConfigError when the plant cannot be built. A valid file that `boiler run` would refuse (no `mqtt`, a miner without
     `host`) is a failed item with the config still returned, so the other checks can run."""
     try:
         cfg = load_config(path)
-        check_buildable(cfg, str(path))
+        if build is not None:
+            build(cfg, str(path))
     except ConfigError as exc:
         return None, CheckItem("config", "fail", str(exc))
     problems = service_problems(cfg)

@@ -258,3 +258,13 @@ def test_cli_table_lists_every_item_and_fails_the_config_run_would_refuse(tmp_pa
     assert cfg is not None and item.status == "fail" and "miners.0.host" in item.detail
     run = runner.invoke(app, ["run", "-c", str(write(tmp_path, data))])
     assert run.exit_code == 2 and "mqtt: required" in run.output and "miners.0.host" in run.output
+
+
+def test_cli_fails_a_config_whose_plant_cannot_be_built(tmp_path: Path) -> None:
+    # Valid to the schema, but its draw file is missing: validate and simulate refuse it, so does check.
+    data = plant(draws={"type": "csv", "path": "no-such-draws.csv"})
+    result = runner.invoke(app, ["check", "-c", str(write(tmp_path, data)), "--json"])
+    assert result.exit_code == 2
+    item = json.loads(result.stdout)["items"][0]
+    assert item["item"] == "config" and item["status"] == "fail"
+    assert "draws.path" in item["detail"] and "No such file" in item["detail"]
