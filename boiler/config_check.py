@@ -19,6 +19,7 @@ from pathlib import Path
 from boiler.config import ConfigError, CsvDrawsConfig, PlantConfig, StochasticDrawsConfig, TappingCycleDrawsConfig
 from boiler.simulation import Simulation, default_start
 from tank.dhwcalc import DHWCALC_CATEGORIES, GRDF_SOCIAL_SIZE_FACTORS
+from tank.draws import DrawProfileError
 from tank.water import S_PER_DAY
 
 #: Physics steps of one run: ten years at the default 120 s step.
@@ -103,11 +104,17 @@ def check_buildable(cfg: PlantConfig, source: str, *, days: float = 1.0, start: 
     check_budget(cfg, days, source)
     if isinstance(cfg.draws, CsvDrawsConfig):
         _check_csv(cfg.draws, source)
-    where = "draws.path" if isinstance(cfg.draws, CsvDrawsConfig) else "(plant)"
     try:
         Simulation(cfg, 1.0, start or default_start(), seed=seed, strategy=strategy, trace_points=10)
     except (ValueError, ArithmeticError, OSError, csv.Error) as exc:
         # The schema should have refused it; the builder's own words still say what is wrong.
+        reading = isinstance(exc, DrawProfileError | UnicodeDecodeError | OSError | csv.Error)
+        if reading and isinstance(cfg.draws, CsvDrawsConfig):
+            where = "draws.path"
+        elif isinstance(exc, DrawProfileError):
+            where = "draws"
+        else:
+            where = "(plant)"
         if isinstance(exc, UnicodeDecodeError):
             detail = f"not UTF-8 text: byte 0x{exc.object[exc.start]:02x} at offset {exc.start} (save it as UTF-8)"
         elif isinstance(exc, OSError) and exc.strerror:
