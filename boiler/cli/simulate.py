@@ -247,7 +247,7 @@ def config_validate(path: Annotated[Path, typer.Argument(help="Config YAML file.
     except ConfigError as exc:
         raise _fail(str(exc)) from exc
     _out.print(f"[green]ok[/green] {path}: site {cfg.site.name}, {len(cfg.tanks)} tank(s), "
-               f"{len(cfg.miners)} miner(s), strategy {cfg.control.strategy}")
+               f"{len(cfg.miners)} miner(s), strategy {cfg.control.strategy}; one simulated day built")
 
 
 def register(app: typer.Typer) -> None:
