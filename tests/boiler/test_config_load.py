@@ -94,6 +94,12 @@ def test_a_utf8_bom_is_fine(tmp_path: Path) -> None:
     assert runner.invoke(app, ["config", "validate", str(path)]).exit_code == 0
 
 
+def test_anchors_and_merge_keys_still_work() -> None:
+    # Only a key given twice in one mapping is refused; a merged key that the mapping overrides is not.
+    data = parse_yaml("miners:\n  - &m {name: a, model: s21-hyd}\n  - <<: *m\n    name: b\n", "t")
+    assert data == {"miners": [{"name": "a", "model": "s21-hyd"}, {"name": "b", "model": "s21-hyd"}]}
+
+
 def test_numbers_read_as_yaml_1_2() -> None:
     data = parse_yaml("a: [1e5, 010, '22:00', 22:00, 0x1f, 0o17, .inf, 1_000]", "t")
     assert data == {"a": [100000.0, 10, "22:00", "22:00", 31, 15, float("inf"), 1000]}
