@@ -103,6 +103,9 @@ def install_service(
         _err.print(f"warning: {what} {path} is under a folder the unit hides (PrivateTmp=yes gives the service "
                    "an empty /tmp and /var/tmp): the service will not find it; move it, e.g. to /etc/boiler or "
                    "/opt/boiler", highlight=False, soft_wrap=True)
+    for what, path, closed in systemd.unreachable_paths(config, user):
+        _err.print(f"warning: {what} {path} is out of reach of user {user}: it may not enter {closed}; move it, "
+                   "or open that folder to the user", highlight=False, soft_wrap=True)
     for path in systemd.writable_paths(cfg):
         _err.print(f"note: {path} is outside {systemd.STATE_DIR}; the unit makes it writable (ReadWritePaths)",
                    highlight=False)

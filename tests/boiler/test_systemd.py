@@ -10,6 +10,7 @@ import socket
 import stat
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -164,6 +165,28 @@ def test_install_service_warns_about_paths_the_private_tmp_hides(tmp_path: Path)
     hidden = systemd.hidden_paths(cfg, Path("/etc/boiler/site.yaml"), executable=Path("/var/tmp/venv/bin/boiler"))
     assert ("the boiler command", Path("/var/tmp/venv/bin/boiler")) in hidden
     assert all(what != "the config file" for what, _ in hidden)
+
+
+def test_paths_the_service_user_cannot_reach_are_named() -> None:
+    with tempfile.TemporaryDirectory(dir="/tmp") as where:  # pytest's own tmp_path sits in a 0700 folder
+        tmp_path = Path(where)
+        tmp_path.chmod(0o755)
+        _check_reach(tmp_path)
+
+
+def _check_reach(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    (locked / "venv" / "bin").mkdir(parents=True)
+    locked.chmod(0o700)  # like /root: only its owner may enter
+    command = locked / "venv" / "bin" / "boiler"
+    assert systemd.closed_folder(command, "nobody") == locked
+    assert systemd.closed_folder(command, "root") is None
+    assert systemd.closed_folder(tmp_path / "open.yaml", "nobody") is None
+    found = systemd.unreachable_paths(tmp_path / "open.yaml", "nobody", executable=command)
+    assert ("the boiler command", command, locked) in found
+    assert all(what != "the config file" for what, _, _ in found)
+    locked.chmod(0o701)  # others may pass through
+    assert systemd.closed_folder(command, "nobody") is None
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
