@@ -101,8 +101,9 @@ def install_service(
         raise _fail(str(exc)) from exc
     for what, path in systemd.hidden_paths(cfg, config):
         _err.print(f"warning: {what} {path} is under a folder the unit hides (PrivateTmp=yes gives the service "
-                   "an empty /tmp and /var/tmp): the service will not find it; move it, e.g. to /etc/boiler or "
-                   "/opt/boiler", highlight=False, soft_wrap=True)
+                   "an empty private /tmp and /var/tmp): the service will not see it, and what it writes there "
+                   "vanishes at each stop; move it, e.g. to /etc/boiler, /opt/boiler or /var/lib/boiler",
+                   highlight=False, soft_wrap=True)
     for what, path, closed in systemd.unreachable_paths(config, user):
         _err.print(f"warning: {what} {path} is out of reach of user {user}: it may not enter {closed}; move it, "
                    "or open that folder to the user", highlight=False, soft_wrap=True)
