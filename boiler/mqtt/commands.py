@@ -22,6 +22,8 @@ MODES: Final[tuple[str, ...]] = ("auto", "manual", "off", "legionella")
 SetpointTarget = Literal["outlet_c", "tank_c"]
 OverrideItem = Literal["miner_power_w", "gas_enable", "charging_pump"]
 OVERRIDE_ITEMS: Final[tuple[str, ...]] = ("miner_power_w", "gas_enable", "charging_pump")
+#: Shortest override: a shorter one would expire before anyone saw it (and rounds to nothing).
+MIN_OVERRIDE_S: Final = 1.0
 #: Plain words that end an override ("auto" is what Home Assistant's select sends).
 CLEAR_WORDS: Final = frozenset({"auto", "clear", "none", "null", ""})
 
@@ -207,8 +209,11 @@ def _expiry(for_s: float | None, until: datetime | None, now: datetime, limits: 
         duration_s = (until - now).total_seconds()
     else:
         duration_s = limits.default_override_s if for_s is None else for_s
-        if not math.isfinite(duration_s) or duration_s <= 0:
-            raise CommandRejected("invalid", f"`for_s` must be a positive number of seconds, not {duration_s}")
+        if not math.isfinite(duration_s) or duration_s < MIN_OVERRIDE_S:
+            raise CommandRejected(
+                "invalid",
+                f"`for_s` must be a positive number of seconds (at least {MIN_OVERRIDE_S:g}), not {duration_s}",
+            )
     if duration_s > limits.max_override_s:
         raise CommandRejected(
             "too_long", f"override of {duration_s:.0f} s exceeds the limit of {limits.max_override_s:.0f} s"
