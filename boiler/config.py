@@ -7,31 +7,39 @@ name the field's path, the bad value and what is allowed (`ConfigError`; the CLI
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from datetime import time
+import math
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from boiler.economics import Co2Factors, ElectricityTariff, FlatTariff, GasPrice, MiningEconomics
 from boiler.hygiene import HygieneRules
 from boiler.mqtt.config import MqttConfig
+from boiler.safe_yaml import YamlInputError, load_yaml_file
 from boiler.telemetry.config import TelemetryConfig
 from miners.allocation import AllocationPolicy
 from miners.catalogue import CATALOGUE
 from miners.config import MinerConfig
+from tank.dhwcalc import GRDF_SOCIAL_SIZE_FACTORS
+
+#: Largest building the draw model takes (flats of all types); the reference sites have 48–86.
+MAX_FLATS = 2000
+#: Largest fleet one plant config describes.
+MAX_MINERS = 200
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class SiteConfig(_Strict):
     name: str = Field("site", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     timezone: str = Field("Europe/Paris", description="IANA zone for schedules (tariffs, legionella window).")
-    plant_room_c: float = Field(18.0, ge=-10, le=45, description="Ambient of tanks, pipes and miners.")
+    plant_room_c: float = Field(18.0, ge=-10, le=45, description="Ambient of tanks, pipes and miners (°C).")
 
     @field_validator("timezone")
     @classmethod
@@ -46,7 +54,7 @@ class SiteConfig(_Strict):
 
 
 class SensorConfig(_Strict):
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=64)
     height: float = Field(ge=0, le=1, description="Fraction of the tank height, 0 = bottom, 1 = top.")
 
 
@@ -60,19 +68,20 @@ class GasCoilConfig(_Strict):
     @model_validator(mode="after")
     def _ordered(self) -> GasCoilConfig:
         if self.bottom >= self.top:
-            raise ValueError(f"coil bottom ({self.bottom}) must be below its top ({self.top})")
+            raise FieldProblem(("bottom",), f"the coil's bottom must be below its top ({self.top})", self.bottom)
         return self
 
 
 class TankConfig(_Strict):
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=64)
     role: Literal["finishing", "preheat"] = "finishing"
-    volume_l: float = Field(gt=0, le=100_000)
-    height_m: float = Field(2.0, gt=0, le=20)
-    nodes: int = Field(10, ge=1, le=200)
-    ua_w_per_k: float = Field(6.0, ge=0, description="Jacket heat-loss coefficient of the whole tank.")
+    volume_l: float = Field(ge=10, le=100_000, description="Water volume (L).")
+    height_m: float = Field(2.0, ge=0.1, le=20, description="Height of the water column (m).")
+    nodes: int = Field(10, ge=1, le=200, description="Layers of the stratified model (more = finer, slower).")
+    ua_w_per_k: float = Field(6.0, ge=0, le=1000, description="Jacket heat-loss coefficient of the whole tank (W/K).")
     gas_coil: GasCoilConfig | None = None
     sensors: list[SensorConfig] = Field(
+        max_length=32,
         default_factory=lambda: [
             SensorConfig(name="top", height=0.95),
             SensorConfig(name="upper", height=0.7),
@@ -80,31 +89,38 @@ class TankConfig(_Strict):
             SensorConfig(name="bottom", height=0.05),
         ]
     )
-    initial_c: float | list[float] = Field(55.0, description="Initial temperature, or one value per node (top first).")
+    initial_c: Annotated[float, Field(ge=0, le=100)] | list[Annotated[float, Field(ge=0, le=100)]] = Field(
+        55.0, description="Initial temperature (°C), or one value per node (top first)."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> TankConfig:
         if isinstance(self.initial_c, list) and len(self.initial_c) != self.nodes:
-            raise ValueError(f"initial_c has {len(self.initial_c)} values but the tank has {self.nodes} nodes")
+            raise FieldProblem(("initial_c",), f"initial_c has {len(self.initial_c)} values but the tank has "
+                               f"{self.nodes} nodes; give one value per node, or one for all", self.initial_c)
         names = [s.name for s in self.sensors]
-        if len(set(names)) != len(names):
-            raise ValueError(f"sensor names must be unique, got {names}")
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise FieldProblem(("sensors", i, "name"), f"sensor names must be unique, {name!r} is repeated", name)
         if not self.sensors:
-            raise ValueError("a tank needs at least one temperature sensor")
+            raise FieldProblem(("sensors",), "a tank needs at least one temperature sensor")
         return self
 
 
 class CoolantConfig(_Strict):
-    loop_volume_l: float = Field(60.0, gt=0, description="Water in the primary loop, pipes and miners.")
-    ua_w_per_k: float = Field(5.0, ge=0, description="Heat loss of the loop's pipes to the plant room.")
+    loop_volume_l: float = Field(60.0, ge=1, le=10_000, description="Water in the primary loop, pipes and miners (L).")
+    ua_w_per_k: float = Field(5.0, ge=0, le=1000, description="Heat loss of the loop's pipes to the plant room (W/K).")
     min_inlet_c: float | None = Field(
-        None, description="A mixing valve keeps the miners' inlet at least this warm; default the miners' minimum."
+        None, ge=0, le=80,
+        description="A mixing valve keeps the miners' inlet at least this warm (°C); default the miners' minimum."
     )
 
 
 class ExchangerConfig(_Strict):
-    approach_k: float | None = Field(3.0, gt=0, description="Size the UA for this approach at full miner power.")
-    ua_w_per_k: float | None = Field(None, gt=0, description="Or give the UA directly.")
+    approach_k: float | None = Field(
+        3.0, ge=0.1, le=30, description="Size the UA for this approach (K) at full miner power."
+    )
+    ua_w_per_k: float | None = Field(None, ge=10, le=10_000_000, description="Or give the UA directly (W/K).")
 
     @model_validator(mode="after")
     def _one(self) -> ExchangerConfig:
@@ -116,49 +132,53 @@ class ExchangerConfig(_Strict):
 class ChargingConfig(_Strict):
     tank: str | None = Field(None, description="Tank the miners charge; default the first one.")
     inlet: Literal["stratified", "top"] = "stratified"
-    flow: Literal["balanced"] | float = Field(
+    flow: Literal["balanced"] | Annotated[float, Field(ge=0.5, le=5000)] = Field(
         "balanced", description="'balanced' matches the coolant flow, or a fixed secondary flow in L/min."
     )
 
 
 class GasBoilerConfig(_Strict):
-    output_kw: float = Field(120.0, gt=0, le=5000)
-    efficiency_pci: float = Field(0.92, gt=0.3, le=1.1)
-    min_run_s: float = Field(300.0, ge=0)
-    min_off_s: float = Field(300.0, ge=0)
-    hysteresis_k: float = Field(2.0, gt=0, le=20)
+    output_kw: float = Field(120.0, ge=1, le=5000, description="Heat output at full rate (kW).")
+    efficiency_pci: float = Field(0.92, gt=0.3, le=1.1, description="Heat out per fuel in, on the lower heating value.")
+    min_run_s: float = Field(300.0, ge=0, le=86_400, description="Shortest burn once fired (s).")
+    min_off_s: float = Field(300.0, ge=0, le=86_400, description="Shortest pause between burns (s).")
+    hysteresis_k: float = Field(2.0, gt=0, le=20, description="Aquastat switching band (K).")
     min_modulation: float = Field(0.2, gt=0, le=1, description="Lowest firing rate as a share of full output.")
-    modulation_band_k: float = Field(4.0, gt=0, description="Below setpoint by this much, it fires at full rate.")
-    max_flow_c: float = Field(85.0, description="Highest water temperature the boiler heats to.")
+    modulation_band_k: float = Field(
+        4.0, gt=0, le=40, description="Below setpoint by this much (K), it fires at full rate."
+    )
+    max_flow_c: float = Field(85.0, ge=40, le=110, description="Highest water temperature the boiler heats to (°C).")
     tank: str | None = Field(None, description="Tank with the gas coil; default the last (finishing) tank.")
 
 
 class DryCoolerConfig(_Strict):
-    capacity_kw: float = Field(gt=0, description="Heat it can reject at design conditions.")
-    air_c: float = Field(15.0)
-    design_delta_k: float = Field(25.0, gt=0, description="Coolant − air at which it rejects its capacity.")
+    capacity_kw: float = Field(gt=0, le=5000, description="Heat it can reject at design conditions (kW).")
+    air_c: float = Field(15.0, ge=-40, le=50, description="Outdoor air around it (°C).")
+    design_delta_k: float = Field(
+        25.0, ge=1, le=80, description="Coolant − air (K) at which it rejects its capacity."
+    )
 
 
 class LoopConfig(_Strict):
-    loss_w: float = Field(1500.0, ge=0, description="Heat lost at the design supply temperature.")
-    design_supply_c: float = 60.0
-    drop_k: float = Field(4.0, gt=0, description="Supply − return at design conditions.")
-    ambient_c: float | None = Field(None, description="Around the pipes; default the plant room.")
-    return_height: float | Literal["stratified"] = Field(
+    loss_w: float = Field(1500.0, ge=0, le=500_000, description="Heat lost at the design supply temperature (W).")
+    design_supply_c: float = Field(60.0, ge=20, le=95, description="Supply temperature the loss is given at (°C).")
+    drop_k: float = Field(4.0, gt=0, le=40, description="Supply − return at design conditions (K).")
+    ambient_c: float | None = Field(None, ge=-20, le=50, description="Around the pipes (°C); default the plant room.")
+    return_height: Annotated[float, Field(ge=0, le=1)] | Literal["stratified"] = Field(
         "stratified", description="Where the return enters the finishing tank (fraction of height)."
     )
 
 
 class SeasonalMainsConfig(_Strict):
     type: Literal["seasonal"] = "seasonal"
-    mean_c: float = 15.0
-    amplitude_k: float = Field(6.0, ge=0)
-    coldest_day: int = Field(46, ge=1, le=366)
+    mean_c: float = Field(15.0, ge=0, le=35, description="Yearly mean cold-water temperature (°C).")
+    amplitude_k: float = Field(6.0, ge=0, le=20, description="Half the summer−winter swing (K).")
+    coldest_day: int = Field(46, ge=1, le=366, description="Day of the year the mains are coldest.")
 
 
 class ConstantMainsConfig(_Strict):
     type: Literal["constant"] = "constant"
-    temp_c: float = 10.0
+    temp_c: float = Field(10.0, ge=0, le=35, description="Cold-water temperature (°C).")
 
 
 MainsConfig = Annotated[SeasonalMainsConfig | ConstantMainsConfig, Field(discriminator="type")]
@@ -166,17 +186,33 @@ MainsConfig = Annotated[SeasonalMainsConfig | ConstantMainsConfig, Field(discrim
 
 class StochasticDrawsConfig(_Strict):
     type: Literal["stochastic"] = "stochastic"
-    flats: dict[str, int] = Field(default_factory=lambda: {"T1": 8, "T2": 12, "T3": 16, "T4": 8, "T5": 4})
-    litres_per_standard_flat_day: float = Field(70.0, gt=0, description="At 60 °C.")
-    weekend_factor: float = Field(1.2, gt=0)
+    flats: dict[str, Annotated[int, Field(ge=0, le=MAX_FLATS)]] = Field(
+        default_factory=lambda: {"T1": 8, "T2": 12, "T3": 16, "T4": 8, "T5": 4},
+        description=f"Flats of each type ({', '.join(GRDF_SOCIAL_SIZE_FACTORS)}); at most {MAX_FLATS} in all.",
+    )
+    litres_per_standard_flat_day: float = Field(
+        70.0, gt=0, le=1000, description="Hot water (L at 60 °C) a standard flat draws a day."
+    )
+    weekend_factor: float = Field(1.2, gt=0, le=5, description="Weekend day volume over a weekday's.")
     seasonal_amplitude: float = Field(0.10, ge=0, lt=1)
     shape: Literal["building", "household"] = "building"
+
+    @field_validator("flats")
+    @classmethod
+    def _known_flats(cls, flats: dict[str, int]) -> dict[str, int]:
+        for kind, count in flats.items():
+            if kind not in GRDF_SOCIAL_SIZE_FACTORS:
+                raise FieldProblem((kind,), f"unknown flat type; known: {', '.join(GRDF_SOCIAL_SIZE_FACTORS)}", count)
+        total = sum(flats.values())
+        if not 0 < total <= MAX_FLATS:
+            raise ValueError(f"the building needs between 1 and {MAX_FLATS} flats in all, got {total}")
+        return flats
 
 
 class TappingCycleDrawsConfig(_Strict):
     type: Literal["eu"] = "eu"
     profile: Literal["M", "L", "XL", "XXL", "3XL", "4XL"] = "XL"
-    scale: float = Field(1.0, gt=0, description="Multiply every draw (e.g. 2 for two 4XL systems).")
+    scale: float = Field(1.0, gt=0, le=1000, description="Multiply every draw (e.g. 2 for two 4XL systems).")
 
 
 class CsvDrawsConfig(_Strict):
@@ -196,34 +232,43 @@ class PricesConfig(_Strict):
 
 class RuleStrategyConfig(_Strict):
     coolant_margin_k: float = Field(
-        0.5, ge=0, description="Keep the miners' inlet this far below where they start to throttle."
+        0.5, ge=0, le=20, description="Keep the miners' inlet this far below where they start to throttle."
     )
-    smoothing_s: float = Field(900.0, ge=0, description="Time constant smoothing the tank-base reading.")
-    wake_after_s: float = Field(900.0, ge=0, description="Room for the miners must last this long to wake them.")
-    gas_margin_k: float = Field(2.0, ge=0, description="Gas keeps the outlet zone this far above the setpoint.")
-    peak_boost_k: float = Field(1.0, ge=0, description="Extra gas setpoint during the peak hours below.")
+    smoothing_s: float = Field(900.0, ge=0, le=86_400, description="Time constant smoothing the tank-base reading.")
+    wake_after_s: float = Field(
+        900.0, ge=0, le=86_400, description="Room for the miners must last this long to wake them."
+    )
+    gas_margin_k: float = Field(2.0, ge=0, le=20, description="Gas keeps the outlet zone this far above the setpoint.")
+    peak_boost_k: float = Field(1.0, ge=0, le=20, description="Extra gas setpoint during the peak hours below.")
     cold_boost_k: float = Field(
-        8.0, ge=0, description="Extra gas setpoint when the store's base is at mains temperature (scaled down "
+        8.0, ge=0, le=30, description="Extra gas setpoint when the store's base is at mains temperature (scaled down "
         "to 0 at half-way to the setpoint)."
     )
     peak_hours: list[tuple[time, time]] = Field(
         default_factory=lambda: [(time(6, 30), time(9, 0)), (time(18, 0), time(22, 0))]
     )
     reserve_volume_l: float = Field(
-        400.0, ge=0, description="Hot water (≥ setpoint) the finishing tank should hold; below it gas boosts."
+        400.0, ge=0, le=100_000,
+        description="Hot water (L, ≥ setpoint) the finishing tank should hold; below it gas boosts.",
     )
-    power_step_w: float = Field(250.0, gt=0, description="Fleet power targets are rounded to this step.")
-    wake_margin_w: float = Field(2000.0, ge=0, description="Headroom needed above the minimum to wake miners.")
-    up_hysteresis_w: float = Field(1500.0, ge=0, description="Raise the fleet target only past this margin.")
-    down_hysteresis_w: float = Field(1000.0, ge=0, description="Cut the fleet target once this far too high.")
+    power_step_w: float = Field(250.0, gt=0, le=100_000, description="Fleet power targets are rounded to this step.")
+    wake_margin_w: float = Field(
+        2000.0, ge=0, le=1_000_000, description="Headroom needed above the minimum to wake miners."
+    )
+    up_hysteresis_w: float = Field(
+        1500.0, ge=0, le=1_000_000, description="Raise the fleet target only past this margin."
+    )
+    down_hysteresis_w: float = Field(
+        1000.0, ge=0, le=1_000_000, description="Cut the fleet target once this far too high."
+    )
 
 
 class ThermostatConfig(_Strict):
     sensor: str = Field("middle", description="Tank sensor the thermostat reads.")
-    miners_on_below_c: float = 50.0
-    miners_off_above_c: float = 55.0
-    gas_on_below_c: float = 57.0
-    gas_off_above_c: float = 62.0
+    miners_on_below_c: float = Field(50.0, ge=0, le=99, description="Miners run below this reading (°C).")
+    miners_off_above_c: float = Field(55.0, ge=0, le=99, description="Miners stop above this reading (°C).")
+    gas_on_below_c: float = Field(57.0, ge=0, le=99, description="Gas fires below this reading (°C).")
+    gas_off_above_c: float = Field(62.0, ge=0, le=99, description="Gas stops above this reading (°C).")
 
 
 # -- predictive control and the perfect-foresight bound (task G; docs/control.md) ------------------
@@ -231,8 +276,8 @@ class OptimumConfig(_Strict):
     """`--strategy optimum`: the perfect-foresight LP, a yardstick for benchmarks."""
 
     slot_s: float = Field(3600.0, ge=60, le=86_400, description="LP time slot (finer = tighter bound, slower).")
-    time_limit_s: float | None = Field(None, gt=0, description="Give up solving after this long.")
-    co2_eur_per_kg: float = Field(0.0, ge=0, description="CO₂ price added to the LP's objective.")
+    time_limit_s: float | None = Field(None, gt=0, le=86_400, description="Give up solving after this long.")
+    co2_eur_per_kg: float = Field(0.0, ge=0, le=10, description="CO₂ price added to the LP's objective.")
 
 
 class MpcConfig(_Strict):
@@ -251,7 +296,9 @@ class MpcConfig(_Strict):
         8.0, ge=0, le=20, description="Extra gas setpoint when the pre-heat volume is as cold as the mains."
     )
     peak_factor: float = Field(1.5, ge=1, le=10, description="A peak hour draws this many times the mean hour.")
-    change_min_w: float = Field(1000.0, ge=0, description="Move the fleet target only by at least this much.")
+    change_min_w: float = Field(
+        1000.0, ge=0, le=1_000_000, description="Move the fleet target only by at least this much."
+    )
     stratification_k: float = Field(
         5.0, ge=0, le=30, description="The plan takes the store's base this far below its pre-heat mean."
     )
@@ -259,7 +306,7 @@ class MpcConfig(_Strict):
     learn_h: float = Field(
         1.0, ge=0.25, le=168, description="History the forecast needs before the plan decides (rule until then)."
     )
-    co2_eur_per_kg: float = Field(0.0, ge=0, description="CO₂ price added to the plan's objective.")
+    co2_eur_per_kg: float = Field(0.0, ge=0, le=10, description="CO₂ price added to the plan's objective.")
 
 
 # -- which strategy decides: a discriminated union keyed on `type` ----------------------------
@@ -285,6 +332,7 @@ class MpcChoice(_Strict):
 
 
 StrategyChoice = Annotated[RuleChoice | ThermostatChoice | MpcChoice, Field(discriminator="type")]
+STRATEGY_TYPES = ("rule", "thermostat", "mpc")
 
 
 class ControlConfig(_Strict):
@@ -297,11 +345,15 @@ class ControlConfig(_Strict):
         "not chatter). The service decides every `service.tick_s`.",
     )
     setpoint_c: float = Field(60.0, ge=40, le=80, description="Outlet temperature to hold.")
-    max_tank_c: float = Field(80.0, description="Above this anywhere in a tank, charging stops.")
-    safe_miner_power_w: float = Field(0.0, ge=0, description="Fleet power in the safe state (0 = asleep).")
-    sensor_fault_ticks: int = Field(2, ge=1, description="Consecutive bad readings before the safe state.")
+    max_tank_c: float = Field(80.0, ge=40, le=99, description="Above this (°C) anywhere in a tank, charging stops.")
+    safe_miner_power_w: float = Field(
+        0.0, ge=0, le=10_000_000, description="Fleet power in the safe state (W; 0 = asleep)."
+    )
+    sensor_fault_ticks: int = Field(2, ge=1, le=1000, description="Consecutive bad readings before the safe state.")
     legionella_window: tuple[time, time] = (time(2, 0), time(5, 0))
-    legionella_target_c: float = Field(66.0, description="Whole-store temperature aimed for during a cycle.")
+    legionella_target_c: float = Field(
+        66.0, ge=50, le=95, description="Whole-store temperature (°C) aimed for during a cycle."
+    )
     allocation: AllocationPolicy = Field(default_factory=AllocationPolicy)
     rule: RuleStrategyConfig = Field(default_factory=RuleStrategyConfig)
     thermostat: ThermostatConfig = Field(default_factory=ThermostatConfig)
@@ -311,7 +363,12 @@ class ControlConfig(_Strict):
     @field_validator("strategy", mode="before")
     @classmethod
     def _name_alone(cls, v: Any) -> Any:
-        return {"type": v} if isinstance(v, str) else v
+        if isinstance(v, str):
+            if v not in STRATEGY_TYPES:
+                allowed = ", ".join(repr(t) for t in STRATEGY_TYPES)
+                raise ValueError(f"Input should be {allowed} (or a mapping with such a `type`); got {v!r}")
+            return {"type": v}
+        return v
 
     @property
     def strategy_name(self) -> str:
@@ -331,7 +388,7 @@ class ServiceConfig(_Strict):
 
 
 class SimulationConfig(_Strict):
-    step_s: float = Field(120.0, gt=0, le=600, description="Physics time step of the simulator.")
+    step_s: float = Field(120.0, ge=1, le=600, description="Physics time step of the simulator (s).")
 
 
 class PlantConfig(_Strict):
@@ -339,9 +396,9 @@ class PlantConfig(_Strict):
 
     description: str = ""
     site: SiteConfig = Field(default_factory=SiteConfig)
-    tanks: list[TankConfig] = Field(min_length=1)
+    tanks: list[TankConfig] = Field(min_length=1, max_length=8)
     charging: ChargingConfig = Field(default_factory=ChargingConfig)
-    miners: list[MinerConfig] = Field(default_factory=list)
+    miners: list[MinerConfig] = Field(default_factory=list, max_length=MAX_MINERS)
     coolant: CoolantConfig = Field(default_factory=CoolantConfig)
     exchanger: ExchangerConfig = Field(default_factory=ExchangerConfig)
     gas_boiler: GasBoilerConfig | None = Field(default_factory=GasBoilerConfig)
@@ -362,24 +419,38 @@ class PlantConfig(_Strict):
     @model_validator(mode="after")
     def _cross_check(self) -> PlantConfig:
         names = [t.name for t in self.tanks]
-        if len(set(names)) != len(names):
-            raise ValueError(f"tank names must be unique, got {names}")
-        for ref, what in ((self.charging.tank, "charging.tank"),
-                          (self.gas_boiler.tank if self.gas_boiler else None, "gas_boiler.tank")):
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise FieldProblem(("tanks", i, "name"), f"tank names must be unique, {name!r} is repeated", name)
+        for ref, where in ((self.charging.tank, ("charging", "tank")),
+                           (self.gas_boiler.tank if self.gas_boiler else None, ("gas_boiler", "tank"))):
             if ref is not None and ref not in names:
-                raise ValueError(f"{what} = {ref!r} is not a tank; tanks are {names}")
+                raise FieldProblem(where, f"not a tank; tanks are {names}", ref)
         miner_names = [m.name for m in self.miners]
-        if len(set(miner_names)) != len(miner_names):
-            raise ValueError(f"miner names must be unique, got {miner_names}")
-        for m in self.miners:
+        for i, m in enumerate(self.miners):
+            if m.name in miner_names[:i]:
+                raise FieldProblem(("miners", i, "name"), f"miner names must be unique, {m.name!r} is repeated",
+                                   m.name)
             if m.model not in CATALOGUE:
-                raise ValueError(f"miner {m.name!r}: unknown model {m.model!r}; known: {sorted(CATALOGUE)}")
+                raise FieldProblem(("miners", i, "model"), f"unknown model; known: {', '.join(sorted(CATALOGUE))}",
+                                   m.model)
         if self.gas_boiler is not None and self.gas_tank.gas_coil is None:
-            raise ValueError(f"tank {self.gas_tank.name!r} has the gas boiler but no gas_coil zone")
+            i = self.tanks.index(self.gas_tank)
+            raise FieldProblem(("tanks", i, "gas_coil"), f"tank {self.gas_tank.name!r} has the gas boiler but no "
+                               "gas_coil zone (add one, or set gas_boiler: null)")
         if self.control.strategy_name == "thermostat":
             sensor = self.control.thermostat.sensor
-            if sensor not in {s.name for s in self.charge_tank.sensors}:
-                raise ValueError(f"control.thermostat.sensor {sensor!r} is not a sensor of {self.charge_tank.name!r}")
+            known = [s.name for s in self.charge_tank.sensors]
+            if sensor not in known:
+                raise FieldProblem(("control", "thermostat", "sensor"),
+                                   f"not a sensor of tank {self.charge_tank.name!r}; its sensors are {known}", sensor)
+        if self.loop is not None and self.loop.loss_w > 0:
+            ambient_c = self.loop.ambient_c if self.loop.ambient_c is not None else self.site.plant_room_c
+            room_k = self.loop.design_supply_c - ambient_c
+            if not 0 < self.loop.drop_k < room_k:
+                raise FieldProblem(("loop", "drop_k"), f"must be below design_supply_c − ambient "
+                                   f"({self.loop.design_supply_c:g} − {ambient_c:g} = {room_k:g} K): the loop "
+                                   "cannot lose more than it holds above its surroundings", self.loop.drop_k)
         return self
 
     @property
@@ -401,48 +472,196 @@ class ConfigError(Exception):
     """A config file that cannot be used; the message is meant for the installer."""
 
 
-def format_validation_error(exc: ValidationError, source: str) -> str:
-    lines = [f"{source}: {exc.error_count()} problem(s) in the configuration:"]
+_NO_VALUE = object()
+
+
+class FieldProblem(ValueError):
+    """A check across fields that knows which field is wrong: `path` is relative to the model raising it."""
+
+    def __init__(self, path: tuple[str | int, ...], message: str, value: Any = _NO_VALUE) -> None:
+        super().__init__(message)
+        self.path = path
+        self.value = value
+
+
+#: Problems listed one by one; past this, the message says how many more there are.
+MAX_LISTED_PROBLEMS = 20
+
+
+def show_value(value: Any, limit: int = 80) -> str:
+    """A short, bounded rendering of a bad value (never the whole of a huge input)."""
+    if isinstance(value, dict):
+        return f"a mapping of {len(value)} key(s)"
+    if isinstance(value, list | tuple):
+        return f"a list of {len(value)} item(s)"
+    if isinstance(value, str):
+        shown = json.dumps(value[: limit + 1], ensure_ascii=False)
+    elif isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        shown = f"an integer of about {int(value.bit_length() * 0.30103)} digits"
+    else:
+        try:
+            shown = json.dumps(value, default=str)
+        except (TypeError, ValueError):
+            shown = type(value).__name__
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
+
+
+def format_problem(path: tuple[str | int, ...], message: str, value: Any = _NO_VALUE) -> str:
+    where = ".".join(str(p) for p in path) or "(top level)"
+    got = "" if value is _NO_VALUE else f"; got {show_value(value)}"
+    return f"  {where}: {message}{got}"
+
+
+def data_path(loc: tuple[str | int, ...], data: Any) -> tuple[str | int, ...]:
+    """pydantic's error location as a path in the file: without the labels it adds for unions (the
+    `type:` tag of a discriminated union, `float` or `list[float]` of a plain one)."""
+    out: list[str | int] = []
+    here = data
+    for part in loc:
+        if isinstance(part, str) and (
+            (isinstance(here, dict) and part not in here and here.get("type") == part)
+            or (here is not None and not isinstance(here, dict))
+        ):
+            continue
+        out.append(part)
+        if isinstance(here, dict):
+            here = here.get(part)
+        elif isinstance(here, list) and isinstance(part, int) and 0 <= part < len(here):
+            here = here[part]
+        else:
+            here = None
+    return tuple(out)
+
+
+def format_validation_error(exc: ValidationError, source: str, data: Any = None) -> str:
+    """One line per problem: the field's path in the file (from `data`, the validated input), what is
+    wrong and allowed, and the value found."""
+    # The members of a union fail one by one at the same place: one line says what each wanted.
+    merged: dict[tuple[tuple[str | int, ...], str], list[str]] = {}
     for err in exc.errors(include_url=False):
-        path = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        value = err.get("input")
-        shown = json.dumps(value, default=str) if not isinstance(value, dict) else "{…}"
-        if len(shown) > 80:
-            shown = shown[:77] + "..."
-        msg = err["msg"].removeprefix("Value error, ")
-        allowed = ""
+        path = data_path(tuple(err["loc"]), data) if data is not None else tuple(err["loc"])
+        value = err.get("input", _NO_VALUE)
         ctx = err.get("ctx") or {}
-        if "expected" in ctx:
-            allowed = f" (allowed: {ctx['expected']})"
-        lines.append(f"  {path}: {msg}{allowed}; got {shown}")
+        cause = ctx.get("error")
+        if isinstance(cause, FieldProblem):
+            path, value = path + cause.path, cause.value
+            msg = str(cause)
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            expected = ctx.get("expected")
+            if expected is not None and str(expected) not in msg:
+                msg += f" (allowed: {expected})"
+        shown = "" if value is _NO_VALUE else show_value(value)
+        msgs = merged.setdefault((path, shown), [])
+        if msg not in msgs:
+            msgs.append(msg)
+    # A list or mapping that fits no member of a union, next to the deeper error that says why: the
+    # deeper one is enough.
+    for path, shown in [k for k in merged if k[1].startswith(("a list of", "a mapping of"))]:
+        if any(len(p) > len(path) and p[: len(path)] == path for p, _ in merged):
+            del merged[(path, shown)]
+    lines = [f"{source}: {len(merged)} problem(s) in the configuration:"]
+    for (path, shown), msgs in list(merged.items())[:MAX_LISTED_PROBLEMS]:
+        where = ".".join(str(p) for p in path) or "(top level)"
+        lines.append(f"  {where}: {'; or '.join(msgs)}" + (f"; got {shown}" if shown else ""))
+    if len(merged) > MAX_LISTED_PROBLEMS:
+        lines.append(f"  … and {len(merged) - MAX_LISTED_PROBLEMS} more")
     return "\n".join(lines)
 
 
+def _plain(value: Any) -> Any:
+    """YAML's Python objects as JSON values: string keys, dates as ISO text, sets and tuples as lists."""
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else _key_text(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def _key_text(key: Any) -> str:
+    if isinstance(key, bool) or key is None:
+        return json.dumps(key)
+    if isinstance(key, datetime | date | time):
+        return key.isoformat()
+    return str(key) if not isinstance(key, int) or key.bit_length() < 200 else "<huge integer>"
+
+
+def non_finite_floats(model: BaseModel) -> list[tuple[tuple[str | int, ...], float]]:
+    """Every NaN or infinite float in a validated model, with its field path."""
+    found: list[tuple[tuple[str | int, ...], float]] = []
+
+    def walk(value: Any, path: tuple[str | int, ...]) -> None:
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                found.append((path, value))
+        elif isinstance(value, BaseModel):
+            for name in type(value).model_fields:
+                walk(getattr(value, name), (*path, name))
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            for f in dataclasses.fields(value):
+                walk(getattr(value, f.name), (*path, f.name))
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, (*path, k))
+        elif isinstance(value, list | tuple):
+            for i, v in enumerate(value):
+                walk(v, (*path, i))
+
+    walk(model, ())
+    return found
+
+
 def parse_config(data: Any, source: str = "config") -> PlantConfig:
+    """Validate parsed YAML: types strictly as JSON has them (`yes` is no number, `10.5` no count),
+    every float finite; ConfigError naming each problem's field path, the value and what is allowed."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: the top level must be a mapping of sections, got {type(data).__name__}")
+    plain = None
     try:
-        return PlantConfig.model_validate(data)
+        plain = _plain(data)
+        cfg = PlantConfig.model_validate_json(json.dumps(plain, allow_nan=True), strict=True)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source)) from exc
+        raise ConfigError(format_validation_error(exc, source, plain)) from exc
+    except (ValueError, RecursionError) as exc:  # json: an integer too long to print, nesting
+        raise ConfigError(f"{source}: cannot read the configuration: {exc}") from exc
+    bad = non_finite_floats(cfg)
+    if bad:
+        lines = [f"{source}: {len(bad)} problem(s) in the configuration:"]
+        lines += [format_problem(path, "must be a finite number", value) for path, value in bad[:MAX_LISTED_PROBLEMS]]
+        raise ConfigError("\n".join(lines))
+    return cfg
 
 
 def load_config(path: Path) -> PlantConfig:
+    """Read, bound, parse and validate a config file (see `boiler.safe_yaml` for the bounds)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the file: {exc.strerror or exc}") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from exc
+        data = load_yaml_file(path)
+    except YamlInputError as exc:
+        raise ConfigError(str(exc)) from None
     cfg = parse_config(data, str(path))
     draws = cfg.draws
     if isinstance(draws, CsvDrawsConfig) and not draws.path.is_absolute():
         cfg.draws = draws.model_copy(update={"path": path.parent / draws.path})
     return cfg
+
+
+def service_problems(cfg: PlantConfig) -> list[str]:
+    """What `boiler run` refuses in a valid config: the plant's I/O and the miners' addresses."""
+    problems = []
+    if cfg.mqtt is None:
+        problems.append("mqtt: required to run a real plant (sensors and actuators live there)")
+    missing = [f"miners.{i}.host" for i, m in enumerate(cfg.miners) if m.host is None]
+    if missing:
+        problems.append(f"{', '.join(missing)}: a real miner needs its IP address")
+    return problems
 
 
 def config_json_schema() -> dict[str, Any]:

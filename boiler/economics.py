@@ -25,13 +25,15 @@ def btc_per_ph_day(difficulty: float, subsidy_btc: float, fees_btc_per_block: fl
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class FixedHashprice(_Strict):
     type: Literal["fixed"] = "fixed"
-    eur_per_ph_day: float = Field(45.0, ge=0, description="Gross revenue of 1 PH/s for a day, before pool fee.")
-    btc_price_eur: float = Field(80_000.0, gt=0, description="Only to convert revenue into BTC mined.")
+    eur_per_ph_day: float = Field(
+        45.0, ge=0, le=100_000, description="Gross revenue of 1 PH/s for a day (EUR), before pool fee."
+    )
+    btc_price_eur: float = Field(80_000.0, gt=0, le=100_000_000, description="Only to convert revenue into BTC mined.")
 
     def gross_eur_per_ph_day(self) -> float:
         return self.eur_per_ph_day
@@ -39,10 +41,10 @@ class FixedHashprice(_Strict):
 
 class NetworkHashprice(_Strict):
     type: Literal["network"] = "network"
-    difficulty: float = Field(gt=0, description="Network difficulty, e.g. 152e12.")
-    block_subsidy_btc: float = Field(3.125, ge=0)
-    fees_btc_per_block: float = Field(0.03, ge=0)
-    btc_price_eur: float = Field(gt=0)
+    difficulty: float = Field(gt=0, le=1e20, description="Network difficulty, e.g. 152e12.")
+    block_subsidy_btc: float = Field(3.125, ge=0, le=50, description="BTC per block.")
+    fees_btc_per_block: float = Field(0.03, ge=0, le=50, description="BTC per block.")
+    btc_price_eur: float = Field(gt=0, le=100_000_000, description="EUR per BTC.")
 
     def gross_eur_per_ph_day(self) -> float:
         return btc_per_ph_day(self.difficulty, self.block_subsidy_btc, self.fees_btc_per_block) * self.btc_price_eur
@@ -53,7 +55,7 @@ Hashprice = Annotated[FixedHashprice | NetworkHashprice, Field(discriminator="ty
 
 class MiningEconomics(_Strict):
     hashprice: Hashprice = Field(default_factory=FixedHashprice)
-    pool_fee: float = Field(0.02, ge=0, lt=1)
+    pool_fee: float = Field(0.02, ge=0, lt=1, description="Share of revenue the pool keeps.")
 
     def revenue_eur_per_th_s(self, seconds: float) -> float:
         """Net revenue of 1 TH/s hashing for `seconds`."""
@@ -69,7 +71,7 @@ class Tariff(Protocol):
 
 class FlatTariff(_Strict):
     type: Literal["flat"] = "flat"
-    eur_per_kwh: float = Field(0.15, ge=0)
+    eur_per_kwh: float = Field(0.15, ge=0, le=10, description="EUR per kWh.")
 
     def price(self, local_minute_of_day: int) -> float:
         return self.eur_per_kwh
@@ -79,8 +81,8 @@ class TimeOfUseTariff(_Strict):
     """Two-rate tariff (French HP/HC shape): off-peak windows in site-local time."""
 
     type: Literal["time_of_use"] = "time_of_use"
-    peak_eur_per_kwh: float = Field(0.17, ge=0)
-    offpeak_eur_per_kwh: float = Field(0.12, ge=0)
+    peak_eur_per_kwh: float = Field(0.17, ge=0, le=10, description="EUR per kWh.")
+    offpeak_eur_per_kwh: float = Field(0.12, ge=0, le=10, description="EUR per kWh.")
     offpeak: list[tuple[time, time]] = Field(default_factory=lambda: [(time(22, 0), time(6, 0))])
 
     @model_validator(mode="after")
@@ -101,7 +103,7 @@ ElectricityTariff = Annotated[FlatTariff | TimeOfUseTariff, Field(discriminator=
 
 
 class GasPrice(_Strict):
-    eur_per_kwh_pcs: float = Field(0.09, ge=0, description="Gas is billed on the gross calorific value (PCS).")
+    eur_per_kwh_pcs: float = Field(0.09, ge=0, le=10, description="Gas is billed on the gross calorific value (PCS).")
     pcs_per_pci: float = Field(1.11, ge=1.0, le=1.2, description="Natural gas PCS/PCI ratio.")
 
     def eur_per_kwh_pci(self) -> float:
@@ -109,5 +111,5 @@ class GasPrice(_Strict):
 
 
 class Co2Factors(_Strict):
-    gas_kg_per_kwh_pci: float = Field(0.227, ge=0, description="ADEME/DPE factor, combustion and upstream.")
-    grid_kg_per_kwh: float = Field(0.057, ge=0, description="French average mix (Carbone 4).")
+    gas_kg_per_kwh_pci: float = Field(0.227, ge=0, le=5, description="ADEME/DPE factor, combustion and upstream.")
+    grid_kg_per_kwh: float = Field(0.057, ge=0, le=5, description="French average mix (Carbone 4).")

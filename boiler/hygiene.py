@@ -113,7 +113,8 @@ class HygieneRules(BaseModel):
         description="Pre-heat stores: any one (temp_c, hold_s) passes a cycle",
     )
     outlet_dip_tolerance_s: float = Field(
-        0.0, ge=0.0, description="Outlet dips shorter than this are logged as outlet_dip, not violations"
+        0.0, ge=0.0, le=86_400.0,
+        description="Outlet dips shorter than this (s) are logged as outlet_dip, not violations",
     )
     cycle_due_margin_s: float = Field(
         3 * 3600.0,

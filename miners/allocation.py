@@ -37,8 +37,11 @@ class AllocationPolicy:
     max_changes_per_day: int = 24
 
     def __post_init__(self) -> None:
-        if self.deadband_w < 0 or self.min_change_interval_s < 0 or self.max_changes_per_day < 0:
-            raise ValueError(f"allocation policy values must be >= 0: {self}")
+        bounds = {"deadband_w": 1e6, "min_change_interval_s": 86_400.0, "max_changes_per_day": 1440}
+        for name, high in bounds.items():
+            value = getattr(self, name)
+            if not 0 <= value <= high:  # NaN fails too
+                raise ValueError(f"allocation policy {name} must be within 0..{high:g}, got {value}")
 
 
 @dataclass

@@ -23,7 +23,7 @@ _STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    _err.print(f"[red]error:[/red] {message}", highlight=False)
+    _err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -47,9 +47,10 @@ def check(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens (stderr).")] = False,
 ) -> None:
     """Commissioning report: config, broker, database, each miner, sensor and actuator. Exit 1 if any fails."""
+    from boiler.config_check import check_buildable
     from boiler.service.check import CheckItem, CheckOptions, check_config, exit_code, run_checks
 
-    cfg, config_item = check_config(config)
+    cfg, config_item = check_config(config, build=check_buildable)
     items: list[CheckItem] = [config_item]
     if cfg is not None:
         _quiet_logs(verbose)
@@ -59,7 +60,7 @@ def check(
         else:
             with _err.status("checking: broker, database, miners; listening to the sensors…"):
                 items += asyncio.run(run_checks(cfg, opts))
-    code = 2 if cfg is None else exit_code(items)
+    code = 2 if cfg is None or config_item.status == "fail" else exit_code(items)
     if json_out:
         print(json.dumps({"ok": code == 0, "exit_code": code, "items": [i.to_json() for i in items]}, indent=2))
     else:
@@ -84,15 +85,28 @@ def install_service(
     = False,
 ) -> None:
     """Write the systemd unit for this config and say which commands enable it."""
-    from boiler.config import ConfigError, load_config
+    from boiler.config import ConfigError, load_config, service_problems
+    from boiler.config_check import check_buildable
     from boiler.service import systemd
 
     config = config.absolute()
     try:
         cfg = load_config(config)
+        check_buildable(cfg, str(config))
+        problems = service_problems(cfg)
+        if problems:
+            raise ConfigError(f"{config}: `boiler run` would refuse this config:\n  " + "\n  ".join(problems))
         text = systemd.render_unit(cfg, config, user=user)
     except (ConfigError, systemd.UnitError) as exc:
         raise _fail(str(exc)) from exc
+    for what, path in systemd.hidden_paths(cfg, config):
+        _err.print(f"warning: {what} {path} is under a folder the unit hides (PrivateTmp=yes gives the service "
+                   "an empty private /tmp and /var/tmp): the service will not see it, and what it writes there "
+                   "vanishes at each stop; move it, e.g. to /etc/boiler, /opt/boiler or /var/lib/boiler",
+                   highlight=False, soft_wrap=True)
+    for what, path, closed in systemd.unreachable_paths(config, user):
+        _err.print(f"warning: {what} {path} is out of reach of user {user}: it may not enter {closed}; move it, "
+                   "or open that folder to the user", highlight=False, soft_wrap=True)
     for path in systemd.writable_paths(cfg):
         _err.print(f"note: {path} is outside {systemd.STATE_DIR}; the unit makes it writable (ReadWritePaths)",
                    highlight=False)

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from boiler.safe_yaml import YamlInputError, load_yaml_file
 from miners.config import MinerConfig
 
 
@@ -44,11 +44,9 @@ class _BadInput(Exception):
 def load_miner_configs(path: Path) -> list[MinerConfig]:
     """The `miners:` list of a config file, validated (the rest of the file is not checked here)."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise _BadInput(f"{path}: cannot read the file: {error.strerror or error}") from error
-    except yaml.YAMLError as error:
-        raise _BadInput(f"{path}: not valid YAML: {error}") from error
+        data = load_yaml_file(path)  # bounded: size, UTF-8, depth, aliases, duplicate keys
+    except YamlInputError as error:
+        raise _BadInput(str(error)) from None
     if not isinstance(data, dict) or not isinstance(data.get("miners"), list):
         raise _BadInput(f"{path}: expected a top-level `miners:` list")
     configs: list[MinerConfig] = []

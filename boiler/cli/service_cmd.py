@@ -230,15 +230,17 @@ def run(
     log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING.")] = "INFO",
 ) -> None:
     """Run the plant service: miners through pyasic, plant I/O over MQTT, ledger in SQLite."""
+    from boiler.config import service_problems
+    from boiler.config_check import check_buildable
+
     try:
         cfg = load_config(config)
+        check_buildable(cfg, str(config))
     except ConfigError as exc:
         raise _fail(str(exc)) from exc
-    if cfg.mqtt is None:
-        raise _fail(f"{config}: `mqtt` is required to run a real plant (sensors and actuators live there)")
-    missing = [m.name for m in cfg.miners if m.host is None]
-    if missing:
-        raise _fail(f"{config}: miners without `host`: {', '.join(missing)}")
+    problems = service_problems(cfg)
+    if problems:
+        raise _fail(f"{config}: cannot run this plant:\n  " + "\n  ".join(problems))
     setup_logging(log_level.upper())
     try:
         asyncio.run(_run_main(cfg))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -19,6 +20,7 @@ from rich.table import Table
 
 from boiler import scenarios
 from boiler.config import ConfigError, PlantConfig, config_json_schema, load_config
+from boiler.config_check import check_buildable
 from boiler.site_time import DEFAULT_START
 from boiler.timefmt import human_duration
 from tank.water import S_PER_DAY
@@ -26,10 +28,12 @@ from tank.water import S_PER_DAY
 _out = Console()
 _err = Console(stderr=True)
 
+#: What `--plot` writes (matplotlib's Agg backend picks the format from the suffix).
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    _err.print(f"[red]error:[/red] {message}", highlight=False)
+    _err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -53,7 +57,7 @@ def simulate(
     strategy: Annotated[str | None, typer.Option(
         "--strategy", help="rule, thermostat, mpc; optimum, mpc_oracle: yardsticks; default from config."
     )] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the stochastic draw profile.")] = 1,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the stochastic draw profile.", min=0)] = 1,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the summary as JSON here.")] = None,
     plot_path: Annotated[Path | None, typer.Option("--plot", help="Write a PNG plot here.")] = None,
     ledger_path: Annotated[Path | None, typer.Option("--ledger", help="Write hourly ledger rows (CSV).")] = None,
@@ -70,9 +74,18 @@ def simulate(
         first_day = date.fromisoformat(start) if start else DEFAULT_START
     except ValueError as exc:
         raise _fail(f"--start {start!r} is not a date in YYYY-MM-DD form") from exc
-    for path in (json_path, plot_path, ledger_path, hygiene_path):
-        if path is not None and not path.parent.exists():
-            raise _fail(f"cannot write {path}: folder {path.parent} does not exist")
+    for flag, path in (("--json", json_path), ("--plot", plot_path), ("--ledger", ledger_path),
+                       ("--hygiene-log", hygiene_path)):
+        if path is not None:
+            _check_writable(flag, path)
+    if plot_path is not None and plot_path.suffix.lower() not in PLOT_SUFFIXES:
+        raise _fail(f"--plot {plot_path}: unsupported file type {plot_path.suffix or '(none)'!r}; "
+                    f"use one of {', '.join(PLOT_SUFFIXES)}")
+    try:
+        check_buildable(cfg, f"scenario {name}" if scenario is not None else str(config), days=days,
+                        start=first_day, seed=seed, strategy=strategy if strategy != "optimum" else None)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
 
     show_progress = not quiet and days >= 3
     with Progress(TextColumn("simulating {task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
@@ -81,22 +94,49 @@ def simulate(
         result = run_simulation(cfg, days, first_day, scenario=name, strategy=strategy, seed=seed,
                                 progress=lambda f: bar.update(task, completed=f))
     s = result.summary
-    if json_path is not None:
-        json_path.write_text(json.dumps(s, indent=2, default=_json_default) + "\n", encoding="utf-8")
-    if plot_path is not None:
-        from boiler.plot import plot_trace
+    try:
+        if json_path is not None:
+            json_path.write_text(json.dumps(s, indent=2, default=_json_default) + "\n", encoding="utf-8")
+        if plot_path is not None:
+            from boiler.plot import plot_trace
 
-        plot_trace(result.trace, plot_path, f"{name} — {s['strategy']} — {days:g} days from {first_day}")
-    if ledger_path is not None:
-        _write_ledger(result.ledger, ledger_path, cfg.site.name)
-    if hygiene_path is not None:
-        result.hygiene.to_csv(hygiene_path)
+            plot_trace(result.trace, plot_path, f"{name} — {s['strategy']} — {days:g} days from {first_day}")
+        if ledger_path is not None:
+            _write_ledger(result.ledger, ledger_path, cfg.site.name)
+        if hygiene_path is not None:
+            result.hygiene.to_csv(hygiene_path)
+    except OSError as exc:  # checked before the run; a disk can still fill up or a folder vanish
+        raise _fail(f"cannot write {exc.filename or 'an output file'}: {exc.strerror or exc}", code=1) from exc
     if not quiet:
         _out.print(summary_table(s))
     print_warnings(s)
-    failed = float(s["dhw_volume_below_setpoint_l"]) > 0 or not s["legionella_compliant"]  # type: ignore[arg-type]
-    if failed:
+    why = failure_reasons(s)
+    if why:
+        _err.print(f"failed: {why}", highlight=False)
         raise typer.Exit(1)
+
+
+def failure_reasons(s: dict[str, object]) -> str:
+    """Why a run exits 1, in one line; empty when it passed."""
+    reasons = []
+    below_l = float(s["dhw_volume_below_setpoint_l"])  # type: ignore[arg-type]
+    if below_l > 0:
+        low = s.get("min_outlet_temp_c")
+        reasons.append(f"{below_l:,.0f} L of hot water drawn below the setpoint"
+                       + (f" (lowest outlet {float(low):.1f} °C)" if isinstance(low, int | float) else ""))
+    if not s["legionella_compliant"]:
+        reasons.append(f"hygiene rules broken ({s.get('hygiene_violations', '?')} violation(s))")
+    return "; ".join(reasons)
+
+
+def _check_writable(flag: str, path: Path) -> None:
+    """Exit 2 before a long run if an output file cannot be written where asked."""
+    if path.is_dir():
+        raise _fail(f"{flag} {path}: is a folder; give a file name")
+    if not path.parent.is_dir():
+        raise _fail(f"{flag} {path}: cannot write it, folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise _fail(f"{flag} {path}: cannot write it (permission denied)")
 
 
 def _json_default(value: object) -> object:
@@ -210,19 +250,24 @@ def config_schema(
     text = json.dumps(config_json_schema(), indent=2)
     if output is None:
         print(text)
-    else:
+        return
+    _check_writable("--output", output)
+    try:
         output.write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise _fail(f"cannot write {output}: {exc.strerror or exc}", code=1) from exc
 
 
 @config_app.command("validate")
 def config_validate(path: Annotated[Path, typer.Argument(help="Config YAML file.")]) -> None:
-    """Check a config file; exit 2 with each problem's field path if it is not valid."""
+    """Check a config file and build one day of its simulation; exit 2 with the field path if it is not valid."""
     try:
         cfg = load_config(path)
+        check_buildable(cfg, str(path))
     except ConfigError as exc:
         raise _fail(str(exc)) from exc
     _out.print(f"[green]ok[/green] {path}: site {cfg.site.name}, {len(cfg.tanks)} tank(s), "
-               f"{len(cfg.miners)} miner(s), strategy {cfg.control.strategy_name}")
+               f"{len(cfg.miners)} miner(s), strategy {cfg.control.strategy_name}; one simulated day built")
 
 
 def register(app: typer.Typer) -> None:

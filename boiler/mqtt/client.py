@@ -50,6 +50,10 @@ _COMMAND_QUEUE_MAX = 1000
 _INCOMING_QUEUE_MAX = 10_000
 #: Publishes in flight at once; a reconnect sends dozens of retained items.
 _PUBLISH_BATCH = 50
+#: Events (command answers) waiting for the writer. Past the high-water mark the reader waits for
+#: the writer before reading on, so a burst of commands never pushes an answer out of the queue.
+_EVENTS_MAX = 200
+_EVENTS_HIGH_WATER = _EVENTS_MAX // 2
 
 
 def utc_now() -> datetime:
@@ -229,7 +233,8 @@ class PlantMqtt:
         self._retained: dict[str, _Message] = {}
         # ... and what still has to go out, keyed by topic (or actuator) so the newest value wins.
         self._pending: dict[str, _Message] = {}
-        self._events: deque[_Message] = deque(maxlen=100)
+        self._events: deque[_Message] = deque(maxlen=_EVENTS_MAX)
+        self._events_room = asyncio.Event()
         self._wake = asyncio.Event()
         self._drained = asyncio.Event()
         self._connected = asyncio.Event()
@@ -387,6 +392,7 @@ class PlantMqtt:
             self._wake.clear()
             while self._pending or self._events:
                 events = [self._events.popleft() for _ in range(min(len(self._events), _PUBLISH_BATCH))]
+                self._events_room.set()
                 batch = list(self._pending.items())[: _PUBLISH_BATCH - len(events)]
                 # Calls start in order, so QoS 1 messages leave in order; acks are awaited together.
                 sends = [self._publish(client, m) for m in [*events, *(m for _, m in batch)]]
@@ -419,6 +425,10 @@ class PlantMqtt:
             except Exception:  # a bug must not cut the plant off the broker
                 self.stats.handler_errors += 1
                 _log.exception("mqtt_handler_error topic=%s", message.topic)
+            while len(self._events) >= _EVENTS_HIGH_WATER:
+                # Let the writer send answers before reading more commands (backpressure to the broker).
+                self._events_room.clear()
+                await self._events_room.wait()
 
     def handle_message(self, topic: str, payload: bytes, *, retained: bool = False) -> None:
         """Route one incoming message (public so the routing can be tested without a broker)."""
@@ -463,6 +473,9 @@ class PlantMqtt:
                 command, reason, detail = None, exc.reason, str(exc)
             except asyncio.QueueFull:
                 command, reason, detail = None, "busy", "too many commands waiting for the controller"
+            except Exception as exc:  # a bug in parsing: the sender still gets its one answer
+                _log.exception("mqtt_command_error topic=%s", topic)
+                command, reason, detail = None, "internal_error", f"the command could not be handled: {exc!r}"[:200]
         result = CommandResult(topic, command is not None, reason, detail, now, command)
         self.results.append(result)
         if result.accepted:

@@ -22,6 +22,8 @@ MODES: Final[tuple[str, ...]] = ("auto", "manual", "off", "legionella")
 SetpointTarget = Literal["outlet_c", "tank_c"]
 OverrideItem = Literal["miner_power_w", "gas_enable", "charging_pump"]
 OVERRIDE_ITEMS: Final[tuple[str, ...]] = ("miner_power_w", "gas_enable", "charging_pump")
+#: Shortest override: a shorter one would expire before anyone saw it (and rounds to nothing).
+MIN_OVERRIDE_S: Final = 1.0
 #: Plain words that end an override ("auto" is what Home Assistant's select sends).
 CLEAR_WORDS: Final = frozenset({"auto", "clear", "none", "null", ""})
 
@@ -111,6 +113,10 @@ def parse_command(path: str, payload: bytes, now: datetime, limits: CommandConfi
     except PayloadError as exc:
         raise CommandRejected(exc.reason, str(exc)) from None
     body = _body(text)
+    if "" in path.split("/"):
+        raise CommandRejected(
+            "unknown_command", f"the command topic has an empty level ({path!r}); known: {', '.join(COMMAND_PATHS)}"
+        )
     if path == "mode":
         return _mode(body)
     if path.startswith("setpoint/") and path in COMMAND_PATHS:
@@ -192,19 +198,32 @@ def _expiry(for_s: float | None, until: datetime | None, now: datetime, limits: 
     if until is not None:
         if until.tzinfo is None or until.utcoffset() is None:
             raise CommandRejected("naive_time", "`until` needs a time zone, e.g. 2025-01-31T18:00:00Z")
-        until = until.astimezone(UTC)
+        try:
+            until = until.astimezone(UTC)
+        except OverflowError:  # e.g. 9999-12-31T23:59:59-14:00 is past the last UTC datetime
+            raise CommandRejected(
+                "out_of_range", f"`until` {until.isoformat()} is outside the dates this service handles"
+            ) from None
         if until <= now:
             raise CommandRejected("expired", f"`until` {until.isoformat()} is already past")
         duration_s = (until - now).total_seconds()
     else:
         duration_s = limits.default_override_s if for_s is None else for_s
-        if not math.isfinite(duration_s) or duration_s <= 0:
-            raise CommandRejected("invalid", f"`for_s` must be a positive number of seconds, not {duration_s}")
+        if not math.isfinite(duration_s) or duration_s < MIN_OVERRIDE_S:
+            raise CommandRejected(
+                "invalid",
+                f"`for_s` must be a positive number of seconds (at least {MIN_OVERRIDE_S:g}), not {duration_s}",
+            )
     if duration_s > limits.max_override_s:
         raise CommandRejected(
             "too_long", f"override of {duration_s:.0f} s exceeds the limit of {limits.max_override_s:.0f} s"
         )
-    return until if until is not None else now + timedelta(seconds=duration_s)
+    if until is not None:
+        return until
+    try:
+        return now + timedelta(seconds=duration_s)
+    except OverflowError:
+        raise CommandRejected("too_long", f"an override of {duration_s:.0f} s ends past the year 9999") from None
 
 
 def _number(body: Any, what: str) -> float:

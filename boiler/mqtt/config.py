@@ -145,7 +145,7 @@ class SensorConfig(BaseModel):
     plausible: Range | None = Field(
         default=None, description="(low, high) in the product unit; outside it the sensor is implausible."
     )
-    stale_after_s: float = Field(default=120.0, gt=0, description="Older readings than this are stale.")
+    stale_after_s: float = Field(default=120.0, gt=0, le=86_400, description="Older readings than this are stale (s).")
     device_class: str | None = Field(
         default=None,
         description="Home Assistant device class; default by unit (temperature, volume_flow_rate, power, "
@@ -207,12 +207,15 @@ class ActuatorConfig(BaseModel):
     on_payload: str = Field(default="ON", min_length=1, description="Plain payload for on/true.")
     off_payload: str = Field(default="OFF", min_length=1, description="Plain payload for off/false.")
     range: Range | None = Field(default=None, description="(low, high) of a numeric kind; default by kind.")
-    deadband: float = Field(default=0.0, ge=0, description="Smaller numeric changes are not sent.")
+    deadband: float = Field(
+        default=0.0, ge=0, le=1_000_000, description="Smaller numeric changes are not sent (actuator units)."
+    )
     retain: bool = Field(default=False, description="Publish retained (the device gets it after its restart).")
     qos: Literal[0, 1, 2] = Field(default=1, description="MQTT QoS of the command.")
     republish_s: float | None = Field(
         default=None,
         gt=0,
+        le=86_400,
         description="Send the current value again this often (for devices with a watchdog).",
     )
     ack_topic: Topic | None = Field(
@@ -253,9 +256,12 @@ class CommandConfig(BaseModel):
 
     outlet_c: Range = Field(default=(40.0, 80.0), description="Allowed outlet setpoint, °C.")
     tank_c: Range = Field(default=(40.0, 85.0), description="Allowed tank setpoint, °C.")
-    miner_power_max_w: float = Field(default=100_000.0, gt=0, description="Largest miner-power override, W.")
+    miner_power_max_w: float = Field(
+        default=100_000.0, gt=0, le=10_000_000, description="Largest miner-power override, W."
+    )
     default_override_s: float = Field(
-        default=3600.0, gt=0, description="Expiry of an override sent as a bare value (no `for_s`/`until`)."
+        default=3600.0, gt=0, le=366 * 86_400.0,
+        description="Expiry (s) of an override sent as a bare value (no `for_s`/`until`).",
     )
     max_override_s: float = Field(
         default=7 * 86_400.0, gt=0, le=366 * 86_400.0, description="Longest override allowed."

@@ -27,12 +27,17 @@ class Topics:
         return f"{self.base}/{path}/set"
 
     def command_path(self, topic: str) -> str | None:
-        """`mode` for `<base>/mode/set`; None if `topic` is not a command topic of this site."""
+        """`mode` for `<base>/mode/set`; None if `topic` is not a command topic of this site.
+
+        Every topic the command filters match has a path, empty levels included (`<base>//set` gives
+        ""), so that each one gets an answer."""
         head = self.base + "/"
-        if not (topic.startswith(head) and topic.endswith("/set")):
+        if not topic.startswith(head):
             return None
-        path = topic[len(head) : -len("/set")]
-        return path if path and path.count("/") <= 1 else None
+        levels = topic[len(head) :].split("/")
+        if levels[-1] != "set" or not 2 <= len(levels) <= 3:
+            return None
+        return "/".join(levels[:-1])
 
     def sensor(self, name: str) -> str:
         return f"{self.base}/sensor/{name}"

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from boiler.config import ConfigError, PlantConfig, parse_config
+from boiler.safe_yaml import YamlInputError, load_yaml_file
 
 
 def _files() -> dict[str, Path]:
@@ -32,5 +33,8 @@ def load(name: str) -> PlantConfig:
     files = _files()
     if name not in files:
         raise ConfigError(f"unknown scenario {name!r}; built-in scenarios: {', '.join(sorted(files))}")
-    path = files[name]
-    return parse_config(yaml.safe_load(path.read_text(encoding="utf-8")), f"scenario {name}")
+    try:
+        data = load_yaml_file(files[name])
+    except YamlInputError as exc:
+        raise ConfigError(str(exc)) from None
+    return parse_config(data, f"scenario {name}")

@@ -19,7 +19,7 @@ import re
 import secrets
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +28,7 @@ from typing import Any, Literal
 import aiomqtt
 from pydantic import SecretStr
 
-from boiler.config import ConfigError, PlantConfig, load_config
+from boiler.config import ConfigError, PlantConfig, load_config, service_problems
 from boiler.control.controller import Controller
 from boiler.control.plant_model import PlantModel, exchanger_ua_w_per_k
 from boiler.mqtt.actuators import ActuatorBank, ActuatorValue, check_value, decode, encode, format_number
@@ -81,12 +81,23 @@ def exit_code(items: list[CheckItem]) -> int:
 
 
 # -- config and bindings ------------------------------------------------------------------------------
-def check_config(path: Path) -> tuple[PlantConfig | None, CheckItem]:
-    """Load the file; the item carries the loader's message (field path, bad value, what is allowed)."""
+def check_config(path: Path, build: Callable[[PlantConfig, str], None] | None = None
+                 ) -> tuple[PlantConfig | None, CheckItem]:
+    """Load the file and build its plant as `validate` does; the item carries the loader's message (field path,
+    bad value, what is allowed); `build` (the CLI passes `boiler.config_check.check_buildable`) raises
+    ConfigError when the plant cannot be built. A valid file that `boiler run` would refuse (no `mqtt`, a miner without
+    `host`) is a failed item with the config still returned, so the other checks can run."""
     try:
         cfg = load_config(path)
+        if build is not None:
+            build(cfg, str(path))
     except ConfigError as exc:
         return None, CheckItem("config", "fail", str(exc))
+    problems = service_problems(cfg)
+    if problems:
+        # The file is valid, but `boiler run` refuses it: the config fails; the other items still say
+        # what they can.
+        return cfg, CheckItem("config", "fail", f"{path}: `boiler run` would refuse it: " + "; ".join(problems))
     mqtt = cfg.mqtt
     parts = [f"site {cfg.site.name}", f"{len(cfg.tanks)} tank(s)", f"{len(cfg.miners)} miner(s)"]
     if mqtt is not None:

@@ -7,10 +7,13 @@ a tick can take the miner timeouts of one poll and of one verified command with 
 
 from __future__ import annotations
 
+import grp
 import math
 import os
+import pwd
 import re
 import shutil
+import stat
 import subprocess
 import sys
 from importlib.resources import files
@@ -79,6 +82,74 @@ def writable_paths(cfg: PlantConfig) -> list[Path]:
     for path in wanted:
         if path.is_absolute() and not _under(path, STATE_DIR) and path.parent not in out:
             out.append(path.parent)
+    return out
+
+
+#: Folders the unit's sandboxing replaces with empty private ones (PrivateTmp=yes).
+PRIVATE_TMP_DIRS = (Path("/tmp"), Path("/var/tmp"))
+
+
+def hidden_paths(cfg: PlantConfig, config_path: Path, executable: Path | None = None) -> list[tuple[str, Path]]:
+    """What the service needs but will not see: (what, path) for every path under a folder that
+    `PrivateTmp=yes` replaces with an empty private one (the config, the venv, state, TLS files)."""
+    wanted: list[tuple[str, Path | None]] = [
+        ("the config file", config_path),
+        ("the boiler command", executable or default_executable()),
+        ("the Python environment", Path(sys.prefix)),
+        ("service.state_path", cfg.service.state_path),
+    ]
+    if cfg.telemetry is not None:
+        wanted.append(("telemetry.outbox_path", cfg.telemetry.outbox_path))
+    if cfg.mqtt is not None and cfg.mqtt.broker.tls is not None:
+        tls = cfg.mqtt.broker.tls
+        wanted += [("mqtt.broker.tls.ca_file", tls.ca_file), ("mqtt.broker.tls.cert_file", tls.cert_file),
+                   ("mqtt.broker.tls.key_file", tls.key_file)]
+    out = []
+    for what, path in wanted:
+        if path is not None and path.is_absolute() and any(_under(path, d) for d in PRIVATE_TMP_DIRS):
+            out.append((what, path))
+    return out
+
+
+def closed_folder(path: Path, user: str) -> Path | None:
+    """The first folder on the way to `path` that `user` may not enter (no search permission), or None.
+
+    A user that does not exist yet is taken as neither owner nor group member of anything."""
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        uid, gids = None, set()
+    else:
+        uid = entry.pw_uid
+        gids = {entry.pw_gid} | {g.gr_gid for g in grp.getgrall() if user in g.gr_mem}
+    if uid == 0:
+        return None
+    for folder in reversed(path.parents):
+        try:
+            st = folder.stat()
+        except OSError:
+            return None  # not there (yet): nothing to say about its permissions
+        if st.st_uid == uid:
+            allowed = st.st_mode & stat.S_IXUSR
+        elif st.st_gid in gids:
+            allowed = st.st_mode & stat.S_IXGRP
+        else:
+            allowed = st.st_mode & stat.S_IXOTH
+        if not allowed:
+            return folder
+    return None
+
+
+def unreachable_paths(config_path: Path, user: str, executable: Path | None = None) -> list[tuple[str, Path, Path]]:
+    """(what, path, closed folder) for the config, the command and the Python environment the service
+    user cannot reach (e.g. a venv under /root, mode 0700)."""
+    out = []
+    for what, path in (("the config file", config_path), ("the boiler command", executable or default_executable()),
+                       ("the Python environment", Path(sys.prefix))):
+        if path is not None and path.is_absolute():
+            closed = closed_folder(path, user)
+            if closed is not None:
+                out.append((what, path, closed))
     return out
 
 

@@ -41,17 +41,19 @@ class TelemetryConfig(BaseModel):
         description="SQLite file of unsent points; a relative path is relative to the working directory.",
     )
     outbox_max_points: int = Field(
-        default=500_000, ge=1, description="Bound of the outbox; beyond it the oldest points are dropped."
+        default=500_000, ge=1, le=100_000_000,
+        description="Bound of the outbox; beyond it the oldest points are dropped.",
     )
-    retry_initial_s: float = Field(default=1.0, gt=0, description="First retry delay after a failed write.")
-    retry_max_s: float = Field(default=60.0, gt=0, description="Cap of the exponential retry delay.")
+    retry_initial_s: float = Field(default=1.0, gt=0, le=3600, description="First retry delay after a failed write.")
+    retry_max_s: float = Field(default=60.0, gt=0, le=86_400, description="Cap of the exponential retry delay.")
     gzip: bool = Field(default=False, description="Compress request bodies (worth it on slow links).")
     verify_tls: bool = Field(default=True, description="Verify the server certificate for https:// URLs.")
     ca_file: Path | None = Field(default=None, description="CA bundle for a private certificate authority.")
     close_timeout_s: float = Field(
         default=5.0,
         ge=0,
-        description="On shutdown, how long to keep flushing before leaving the rest queued.",
+        le=600,
+        description="On shutdown, how long to keep flushing (s) before leaving the rest queued.",
     )
 
     @field_validator("url")

@@ -245,8 +245,26 @@ def test_cli_exits_1_when_the_broker_is_unreachable_and_skips_what_depends_on_it
     assert items["actuator charging_pump"]["status"] == "skip"
 
 
-def test_cli_table_lists_every_item(tmp_path: Path) -> None:
+def test_cli_table_lists_every_item_and_fails_the_config_run_would_refuse(tmp_path: Path) -> None:
+    # Valid, and simulate runs it, but `boiler run` refuses it (no `mqtt`): check fails it, exit 2,
+    # and still lists what it could check.
     result = runner.invoke(app, ["check", "-c", str(write(tmp_path, plant()))])
-    assert result.exit_code == 0
+    assert result.exit_code == 2
     for item in ("config", "mqtt bindings", "broker", "telemetry", "miners"):
         assert item in result.stdout
+    assert "would refuse" in result.stdout and "mqtt: required" in result.stdout
+    data = plant(miners=[{"name": "m1", "model": "s21-hyd"}])
+    cfg, item = check_config(write(tmp_path, data))
+    assert cfg is not None and item.status == "fail" and "miners.0.host" in item.detail
+    run = runner.invoke(app, ["run", "-c", str(write(tmp_path, data))])
+    assert run.exit_code == 2 and "mqtt: required" in run.output and "miners.0.host" in run.output
+
+
+def test_cli_fails_a_config_whose_plant_cannot_be_built(tmp_path: Path) -> None:
+    # Valid to the schema, but its draw file is missing: validate and simulate refuse it, so does check.
+    data = plant(draws={"type": "csv", "path": "no-such-draws.csv"})
+    result = runner.invoke(app, ["check", "-c", str(write(tmp_path, data)), "--json"])
+    assert result.exit_code == 2
+    item = json.loads(result.stdout)["items"][0]
+    assert item["item"] == "config" and item["status"] == "fail"
+    assert "draws.path" in item["detail"] and "No such file" in item["detail"]

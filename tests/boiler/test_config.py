@@ -27,8 +27,9 @@ def _write(tmp_path: Path, data: object) -> Path:
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
-        (lambda d: d["tanks"][0].update(volume_l=-5), ["tanks.0.volume_l", "greater than 0", "-5"]),
-        (lambda d: d["miners"].append({"name": "x", "model": "s99-hyd"}), ["unknown model 's99-hyd'", "s21-hyd"]),
+        (lambda d: d["tanks"][0].update(volume_l=-5), ["tanks.0.volume_l", "greater than or equal to 10", "-5"]),
+        (lambda d: d["miners"].append({"name": "x", "model": "s99-hyd"}), ["miners.2.model", "unknown model", "s21-hyd",
+                                                                            '"s99-hyd"']),
         (lambda d: d["control"].update(strategy="magic"), ["control.strategy", "'rule'", "'thermostat'", "magic"]),
         (lambda d: d["site"].update(timezone="Mars/Olympus"), ["site.timezone", "unknown time zone"]),
         (lambda d: d["draws"].update(type="weekly"), ["draws", "weekly"]),
@@ -86,3 +87,14 @@ def test_schema_export_describes_sections(tmp_path: Path) -> None:
     out = tmp_path / "schema.json"
     assert runner.invoke(app, ["config", "schema", "--output", str(out)]).exit_code == 0
     assert '"PlantConfig"' in out.read_text() or '"title": "PlantConfig"' in out.read_text()
+
+
+def test_the_strategy_union_and_the_registry_name_the_same_strategies() -> None:
+    """Config picks a strategy by `type`; the one registry builds it: the two lists are one."""
+    from boiler.config import STRATEGY_TYPES, ControlConfig
+    from boiler.control.registry import REGISTRY
+
+    assert set(STRATEGY_TYPES) == set(REGISTRY)
+    for name in STRATEGY_TYPES:
+        assert ControlConfig.model_validate({"strategy": name}).strategy_name == name
+        assert ControlConfig.model_validate({"strategy": {"type": name}}).strategy_name == name

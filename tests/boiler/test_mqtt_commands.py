@@ -161,3 +161,59 @@ def test_any_payload_is_a_command_or_a_rejection(path: str, payload: bytes) -> N
         assert isinstance(command, ModeCommand | SetpointCommand | OverrideCommand)
         if isinstance(command, OverrideCommand) and command.value is not None:
             assert command.expires_at is not None and command.expires_at > NOW
+
+
+# -- one answer per command, whatever it carries (issue 12) -------------------------------------------
+@pytest.mark.parametrize(
+    ("until", "reason"),
+    [
+        ("9999-12-31T23:59:59-14:00", "out_of_range"),  # later than datetime.max in UTC
+        ("0001-01-01T00:00:00+14:00", "out_of_range"),  # earlier than datetime.min in UTC
+        ("9999-12-31T23:59:59+14:00", "too_long"),
+        ("9999-12-31T23:59:59Z", "too_long"),
+        ("0001-01-01T00:00:00Z", "expired"),
+    ],
+)
+def test_until_at_the_edges_of_the_date_range_is_a_rejection(until: str, reason: str) -> None:
+    error = rejected("override/gas_enable", {"value": "on", "until": until})
+    assert error.reason == reason
+    assert until[:10] in str(error) or reason in ("too_long", "expired")
+
+
+@pytest.mark.parametrize("path", ["", "/", "mode/", "/mode", "override/", "setpoint/"])
+def test_an_empty_topic_level_is_an_unknown_command(path: str) -> None:
+    error = rejected(path, "auto")
+    assert error.reason == "unknown_command"
+    assert "empty level" in str(error)
+
+
+OFFSETS = st.timedeltas(min_value=timedelta(hours=-23, minutes=-59), max_value=timedelta(hours=23, minutes=59))
+ANY_UNTIL = st.datetimes(min_value=datetime.min, max_value=datetime.max, timezones=OFFSETS.map(timezone))
+EDGE_UNTIL = st.sampled_from([datetime.min, datetime.max]).flatmap(
+    lambda edge: OFFSETS.map(lambda off: edge.replace(tzinfo=timezone(off)))
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    path=st.sampled_from([p for p in COMMAND_PATHS if p.startswith("override/")]),
+    value=st.sampled_from(["on", "off", 1000, "auto", None]),
+    until=ANY_UNTIL | EDGE_UNTIL | st.none(),
+    for_s=st.none() | st.floats(allow_nan=False) | st.integers(min_value=-(10**30), max_value=10**30),
+)
+def test_any_expiry_is_a_command_or_a_rejection(path: str, value: object, until: datetime | None,
+                                                 for_s: float | None) -> None:
+    body: dict[str, object] = {"value": value}
+    if until is not None:
+        body["until"] = until.isoformat()
+    if for_s is not None:
+        body["for_s"] = for_s
+    try:
+        command = parse(path, body)
+    except CommandRejected as exc:
+        assert exc.reason in {"invalid", "out_of_range", "expired", "too_long", "not_finite"} and str(exc)
+    else:
+        assert isinstance(command, OverrideCommand)
+        if command.value is not None:
+            assert command.expires_at is not None
+            assert NOW < command.expires_at <= NOW + timedelta(seconds=LIMITS.max_override_s)

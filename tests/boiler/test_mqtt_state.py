@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from boiler.mqtt import PlantMqtt
 from boiler.mqtt.commands import COMMAND_PATHS, ModeCommand
@@ -121,6 +123,11 @@ def test_command_topic_parsing() -> None:
     assert topics.command_path("boiler/other/mode/set") is None
     assert topics.command_path("boiler/montlucon/mode") is None
     assert topics.command_path("boiler/montlucon/set") is None
+    # Empty levels match the `+` of the command filters: they are command topics too (and get rejected).
+    assert topics.command_path("boiler/montlucon//set") == ""
+    assert topics.command_path("boiler/montlucon/mode//set") == "mode/"
+    assert topics.command_path("boiler/montlucon///set") == "/"
+    assert topics.command_path("boiler/montlucon/a/b/c/set") is None
 
 
 async def test_routing_without_a_broker() -> None:
@@ -153,3 +160,46 @@ async def test_publish_state_rejects_wrong_input_and_changes_nothing() -> None:
     plant.publish_state({"mode": "auto"})
     pending = {m.topic: m.payload for m in plant._pending.values()}
     assert pending == {"boiler/montlucon/mode": b"auto"}
+
+
+# -- every command gets exactly one answer (issue 12) ---------------------------------------------------
+LEVEL = st.sampled_from(["", "mode", "override", "setpoint", "gas_enable", "outlet_c", "miner_power_w", "x"])
+UNTIL = st.sampled_from(["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59Z",
+                         "2025-01-31T17:00:00+01:00", "2025-01-31T15:00:00Z", "not a date"])
+PAYLOAD = st.one_of(
+    st.binary(max_size=30),
+    st.sampled_from([b"auto", b"off", b"on", b"60", b"{}", b"", b"NaN"]),
+    st.builds(lambda v, u: json.dumps({"value": v, "until": u}).encode(), st.sampled_from(["on", 500, None]), UNTIL),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(levels=st.lists(LEVEL, min_size=1, max_size=2), payload=PAYLOAD, retained=st.booleans())
+def test_each_message_on_a_command_topic_gets_exactly_one_result(levels: list[str], payload: bytes,
+                                                                  retained: bool) -> None:
+    plant = PlantMqtt(site_config(), wall_clock=lambda: NOW)
+    topic = "boiler/montlucon/" + "/".join(levels) + "/set"
+    plant.handle_message(topic, payload, retained=retained)
+    assert len(plant.results) == 1
+    results = [m for m in plant._events if m.topic == "boiler/montlucon/command/result"]
+    assert len(results) == 1
+    body = json.loads(results[0].payload)
+    assert body["topic"] == topic and isinstance(body["accepted"], bool) and body["reason"]
+    assert plant.stats.commands_accepted + sum(plant.stats.commands_rejected.values()) == 1
+    assert plant.stats.handler_errors == 0
+
+
+async def test_a_bug_in_parsing_still_gives_one_result(monkeypatch: pytest.MonkeyPatch,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    import boiler.mqtt.client as client
+
+    def broken(*args: object) -> object:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(client, "parse_command", broken)
+    plant = PlantMqtt(site_config(), wall_clock=lambda: NOW)
+    plant.handle_message("boiler/montlucon/mode/set", b"auto")
+    assert [(r.accepted, r.reason) for r in plant.results] == [(False, "internal_error")]
+    assert "boom" in plant.results[0].detail
+    assert plant.stats.commands_rejected == {"internal_error": 1}
+    assert any("mqtt_command_error" in r.getMessage() and r.exc_info for r in caplog.records)

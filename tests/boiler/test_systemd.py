@@ -10,6 +10,7 @@ import socket
 import stat
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -38,8 +39,16 @@ def site(**service: object) -> PlantConfig:
     return cfg.model_copy(update={"service": cfg.service.model_copy(update=service)})
 
 
+def runnable(data: dict) -> dict:
+    """A scenario made into a config `boiler run` accepts: an `mqtt` section and each miner's address."""
+    for i, miner in enumerate(data["miners"], 1):
+        miner["host"] = f"10.0.0.{i}"
+    data["mqtt"] = {"site": "unit", "broker": {"host": "127.0.0.1"}}
+    return data
+
+
 def write_config(tmp_path: Path, **service: object) -> Path:
-    data = yaml.safe_load((Path(scenarios.__file__).parent / "residence-48.yaml").read_text())
+    data = runnable(yaml.safe_load((Path(scenarios.__file__).parent / "residence-48.yaml").read_text()))
     data["service"] = {k: str(v) if isinstance(v, Path) else v for k, v in service.items()}
     path = tmp_path / "site.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
@@ -132,6 +141,52 @@ def test_install_service_refuses_bad_input_with_exit_2(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("tanks: []\n")
     assert runner.invoke(app, ["install-service", "-c", str(bad), "--dry-run"]).exit_code == 2
+
+
+def test_install_service_refuses_a_config_that_run_would_refuse(tmp_path: Path) -> None:
+    data = yaml.safe_load((Path(scenarios.__file__).parent / "residence-48.yaml").read_text())
+    config = tmp_path / "site.yaml"
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    result = runner.invoke(app, ["install-service", "-c", str(config), "--dry-run"])
+    assert result.exit_code == 2
+    assert "mqtt: required" in result.output and "miners.0.host" in result.output
+    assert "[Service]" not in result.stdout
+
+
+def test_install_service_warns_about_paths_the_private_tmp_hides(tmp_path: Path) -> None:
+    # tmp_path lives under /tmp: the unit's PrivateTmp=yes would give the service an empty one.
+    assert any(tmp_path.is_relative_to(d) for d in systemd.PRIVATE_TMP_DIRS), tmp_path
+    config = write_config(tmp_path, state_path=tmp_path / "state.sqlite")
+    result = runner.invoke(app, ["install-service", "-c", str(config), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert f"warning: the config file {config} is under a folder the unit hides" in result.stderr
+    assert f"warning: service.state_path {tmp_path / 'state.sqlite'}" in result.stderr
+    cfg = site()
+    hidden = systemd.hidden_paths(cfg, Path("/etc/boiler/site.yaml"), executable=Path("/var/tmp/venv/bin/boiler"))
+    assert ("the boiler command", Path("/var/tmp/venv/bin/boiler")) in hidden
+    assert all(what != "the config file" for what, _ in hidden)
+
+
+def test_paths_the_service_user_cannot_reach_are_named() -> None:
+    with tempfile.TemporaryDirectory(dir="/tmp") as where:  # pytest's own tmp_path sits in a 0700 folder
+        tmp_path = Path(where)
+        tmp_path.chmod(0o755)
+        _check_reach(tmp_path)
+
+
+def _check_reach(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    (locked / "venv" / "bin").mkdir(parents=True)
+    locked.chmod(0o700)  # like /root: only its owner may enter
+    command = locked / "venv" / "bin" / "boiler"
+    assert systemd.closed_folder(command, "nobody") == locked
+    assert systemd.closed_folder(command, "root") is None
+    assert systemd.closed_folder(tmp_path / "open.yaml", "nobody") is None
+    found = systemd.unreachable_paths(tmp_path / "open.yaml", "nobody", executable=command)
+    assert ("the boiler command", command, locked) in found
+    assert all(what != "the config file" for what, _, _ in found)
+    locked.chmod(0o701)  # others may pass through
+    assert systemd.closed_folder(command, "nobody") is None
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")

@@ -172,3 +172,38 @@ async def test_a_flood_of_garbage_is_counted_logged_sparingly_and_survived(
     await rig.sender.publish(f"{rig.base}/mode/set", b"auto", qos=1)
     result = await next_result(rig.sender)
     assert result["accepted"] is True
+
+
+EDGE_COMMANDS = [
+    ("//set", b"auto"),  # `<base>//set`: an empty level the `+` filter matches
+    ("/mode//set", b"auto"),
+    ("///set", b"auto"),
+    ("/override/gas_enable/set", b'{"value": "on", "until": "9999-12-31T23:59:59-14:00"}'),
+    ("/override/gas_enable/set", b'{"value": "on", "until": "0001-01-01T00:00:00+14:00"}'),
+    ("/override/miner_power_w/set", b'{"value": 100, "until": "9999-12-31T23:59:59Z"}'),
+]
+
+
+async def test_commands_with_empty_levels_or_dates_out_of_range_get_one_result_each(rig: Rig) -> None:
+    # Over the real broker: each gets its answer on command/result, in order, and nothing more.
+    for suffix, payload in EDGE_COMMANDS:
+        await rig.sender.publish(rig.base + suffix, payload, qos=1)
+    answered = [await next_result(rig.sender) for _ in EDGE_COMMANDS]
+    assert [a["topic"] for a in answered] == [rig.base + suffix for suffix, _ in EDGE_COMMANDS]
+    assert all(a["accepted"] is False for a in answered)
+    assert [a["reason"] for a in answered] == ["unknown_command"] * 3 + ["out_of_range", "out_of_range", "too_long"]
+    await rig.sender.publish(f"{rig.base}/mode/set", b"auto", qos=1)
+    assert (await next_result(rig.sender))["accepted"] is True  # and nothing else was waiting before it
+    assert rig.plant.stats.handler_errors == 0
+
+
+async def test_a_burst_of_commands_gets_one_result_each(rig: Rig) -> None:
+    # Published all at once: the plant reads them faster than its writer answers; no answer may be
+    # pushed out of the queue before it is sent.
+    n = 400
+    rig.sender.pending_calls_threshold = 2 * n  # no warning for the burst's unacknowledged publishes
+    topic = f"{rig.base}/mode/set"
+    await asyncio.gather(*(rig.sender.publish(topic, b"turbo-%d" % i, qos=1) for i in range(n)))
+    answers = [await next_result(rig.sender) for _ in range(n)]
+    assert sorted(a["detail"].split("'turbo-")[1].rstrip("'") for a in answers) == sorted(str(i) for i in range(n))
+    assert rig.plant.stats.commands_rejected["invalid"] == n
