@@ -25,6 +25,7 @@ from pyasic.miners.factory import MINER_CLASSES, MinerTypes
 from pyasic.rpc.btminer import BTMinerV3RPCAPI
 from pyasic.web.braiins_os.proto.braiins.bos.v1 import SaveAction
 
+from miners.bos_web import PersistentBOSerWebAPI
 from miners.config import Credentials
 from miners.driver_link import Identity, MinerAuthError, MinerCommandError, Sample
 
@@ -406,6 +407,12 @@ class PyasicLink:
     async def resume_mining(self) -> None:
         await resume_mining(self.miner)
 
+    def close(self) -> None:
+        """End the connection the handle keeps open (BOS+ gRPC); nothing to do for other families."""
+        web = getattr(self.miner, "web", None)
+        if isinstance(web, PersistentBOSerWebAPI):
+            web.close()
+
 
 _COMMANDS: dict[type, list[str]] = {}
 
@@ -424,12 +431,22 @@ def _memoise_commands(rpc: Any) -> None:
 
 
 class PyasicConnector:
-    """Finds what answers at a host and returns a link with the configured login on it."""
+    """Finds what answers at a host and returns a link with the configured login on it.
+
+    `persistent_bos=False` leaves BOS+ miners on pyasic's own gRPC client (a connection per call,
+    betterproto decoding), for comparison in benchmarks.
+    """
+
+    def __init__(self, *, persistent_bos: bool = True) -> None:
+        self.persistent_bos = persistent_bos
 
     async def connect(self, host: str, credentials: Credentials) -> PyasicLink | None:
         miner = await identify(host)
         if miner is None:
             return None
+        if self.persistent_bos and isinstance(miner, BOSer):
+            # pyasic: BOSerWebAPI opens a gRPC connection per call and decodes with betterproto.
+            miner.web = PersistentBOSerWebAPI.replacing(miner.web)
         apply_credentials(miner, credentials)
         _memoise_commands(getattr(miner, "rpc", None))
         return PyasicLink(miner)
