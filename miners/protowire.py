@@ -122,6 +122,8 @@ _FLOAT = struct.Struct("<f")
 
 def read_varint(data: bytes, pos: int) -> tuple[int, int]:
     """The varint starting at `pos` and the position after it."""
+    if pos >= len(data):
+        raise ValueError("truncated varint")
     byte = data[pos]
     if byte < 0x80:
         return byte, pos + 1
