@@ -424,7 +424,9 @@ class MinerHost:
 
 
 def _listening_socket(ip: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP (not 0) so that asyncio sets TCP_NODELAY on accepted connections: without it a
+    # kept-alive HTTP/2 connection waits ~40 ms (Nagle + delayed ACK) for every reply it writes in parts.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((ip, port))
