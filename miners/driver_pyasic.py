@@ -1,8 +1,9 @@
 """One miner reached through pyasic 0.79: identify it, read what the controller needs, command it.
 
-This is the only module that knows pyasic's classes. It works around the pyasic bugs that touch
-us (docs/pyasic-notes.md); each workaround is marked `# pyasic:` where it happens. It imposes no
-timeouts itself: the fleet runs every call under its own deadline.
+This module and its BOS+ gRPC client (`miners/bos_web.py`, `miners/bos_replies.py`) are the only ones
+that know pyasic's classes. It works around the pyasic bugs that touch us (docs/pyasic-notes.md);
+each workaround is marked `# pyasic:` where it happens. It imposes no timeouts itself: the fleet
+runs every call under its own deadline.
 """
 
 from __future__ import annotations
