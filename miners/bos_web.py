@@ -36,12 +36,23 @@ _HASHBOARDS = "/braiins.bos.v1.MinerService/GetHashboards"
 _PERFORMANCE_MODE = "/braiins.bos.v1.PerformanceService/GetActivePerformanceMode"
 
 
-class _RawReply:
-    """A grpclib reply type whose 'parsing' keeps the bytes (grpclib's codec calls `FromString`)."""
+class _Raw:
+    """A message grpclib's codec passes through as bytes: it calls `SerializeToString` on a request
+    and the reply type's `FromString`. The polled requests are empty messages, so sending b""
+    spares betterproto's serialiser (0.1 ms a call)."""
+
+    def __init__(self, data: bytes = b"") -> None:
+        self.data = data
+
+    def SerializeToString(self) -> bytes:  # the protobuf names grpclib calls
+        return self.data
 
     @staticmethod
-    def FromString(data: bytes) -> bytes:  # the protobuf name grpclib calls
+    def FromString(data: bytes) -> bytes:
         return data
+
+
+_EMPTY = _Raw()
 
 
 class PersistentBOSerWebAPI(BOSerWebAPI):
@@ -103,9 +114,10 @@ class PersistentBOSerWebAPI(BOSerWebAPI):
         reply = await self._call(command, privileged, lambda metadata: endpoint(message, metadata=metadata))
         return reply.to_pydict()
 
-    async def _raw(self, path: str, request: betterproto.Message) -> dict:
-        method = UnaryUnaryMethod(self.channel, path, type(request), _RawReply)
-        data: bytes = await self._call(path, True, lambda metadata: method(request, metadata=metadata))
+    async def _raw(self, path: str) -> dict:
+        """Call a method whose request is an empty message and decode its reply from the bytes."""
+        method = UnaryUnaryMethod(self.channel, path, _Raw, _Raw)
+        data: bytes = await self._call(path, True, lambda metadata: method(_EMPTY, metadata=metadata))
         try:
             return decode_reply(path, data)
         except ValueError as error:
@@ -146,7 +158,7 @@ class PersistentBOSerWebAPI(BOSerWebAPI):
         """pyasic's login (the token arrives in the initial metadata), on the persistent channel."""
         request = bos.LoginRequest(username=self.username, password=self.pwd)
         async with self.channel.request(
-            _LOGIN, Cardinality.UNARY_UNARY, bos.LoginRequest, _RawReply
+            _LOGIN, Cardinality.UNARY_UNARY, bos.LoginRequest, _Raw
         ) as stream:
             await stream.send_message(request, end=True)
             await stream.recv_initial_metadata()
@@ -158,11 +170,12 @@ class PersistentBOSerWebAPI(BOSerWebAPI):
         return self.token
 
     # ------------------------------------------------------------------ the replies read every poll
+    # Their requests (GetMinerStatsRequest, GetHashboardsRequest, GetPerformanceModeRequest) have no fields.
     async def get_miner_stats(self) -> dict:
-        return await self._raw(_STATS, bos.GetMinerStatsRequest())
+        return await self._raw(_STATS)
 
     async def get_hashboards(self) -> dict:
-        return await self._raw(_HASHBOARDS, bos.GetHashboardsRequest())
+        return await self._raw(_HASHBOARDS)
 
     async def get_active_performance_mode(self) -> dict:
-        return await self._raw(_PERFORMANCE_MODE, bos.GetPerformanceModeRequest())
+        return await self._raw(_PERFORMANCE_MODE)

@@ -180,3 +180,9 @@ def test_a_field_of_the_wrong_wire_type_raises() -> None:
 def test_types_it_cannot_decode_are_refused_when_the_table_is_built() -> None:
     with pytest.raises(NotImplementedError, match="hashboard_ids: repeated scalars"):
         schema_of(bos.EnableHashboardsRequest)
+
+
+def test_the_polled_requests_are_empty_messages() -> None:
+    # bos_web sends b"" for them instead of serialising pyasic's request objects.
+    for cls in (bos.GetMinerStatsRequest, bos.GetHashboardsRequest, bos.GetPerformanceModeRequest):
+        assert not cls._betterproto.meta_by_field_name and bytes(cls()) == b""
