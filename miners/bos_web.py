@@ -3,7 +3,8 @@
 pyasic 0.79's `BOSerWebAPI.send_command` opens a new grpclib `Channel` (a TCP connection and an
 HTTP/2 handshake) for every call and `_get_auth` another for every login, and every reply is
 decoded by betterproto. `PersistentBOSerWebAPI` is a drop-in subclass that keeps one channel for
-the handle's life (grpclib reconnects it on the next call after the connection drops), logs in
+the handle's life (grpclib reconnects it on the next call after the connection drops; a call that
+fails on the connection or is abandoned at its deadline closes it, so the next starts afresh), logs in
 once when several calls need a token at the same time, and decodes the three replies read every
 poll (`GetMinerStats`, `GetActivePerformanceMode`, `GetHashboards`) from their bytes
 (`miners.bos_replies`) into the same dicts pyasic's readers expect. Every other call goes through
@@ -139,8 +140,16 @@ class PersistentBOSerWebAPI(BOSerWebAPI):
                     raise
                 token = await self._login_again(dict(metadata).get("authorization"))
                 return await invoke([("authorization", token or "")])
-        except (GRPCError, ConnectionError, StreamTerminatedError) as error:
+        except GRPCError as error:  # the miner answered with a status: the connection is fine
             raise APIError(f"gRPC command failed - {what}") from error
+        except (ConnectionError, StreamTerminatedError) as error:
+            self.close()
+            raise APIError(f"gRPC command failed - {what}") from error
+        except asyncio.CancelledError:
+            # Abandoned at the caller's deadline: the connection may be stalled behind this call,
+            # so the next call starts on a fresh one rather than queue behind it.
+            self.close()
+            raise
 
     # ------------------------------------------------------------------ login
     async def auth(self) -> str | None:

@@ -18,7 +18,7 @@ from miners.bos_web import PersistentBOSerWebAPI
 from miners.config import Credentials, MinerConfig
 from miners.driver_link import MinerCommandError
 from miners.driver_pyasic import PyasicConnector, PyasicLink
-from miners.emulator import EmulatedMiner, EmulatorFleet, Slow, Unreachable
+from miners.emulator import Disconnect, EmulatedMiner, EmulatorFleet, Garbage, Slow, Truncated, Unreachable
 from miners.fleet import PyasicFleet
 
 warnings.filterwarnings("ignore", category=UserWarning)  # pyasic warns about unknown chip counts
@@ -154,6 +154,16 @@ async def test_a_call_cut_mid_flight_fails_and_the_next_one_reconnects(rig: Rig)
     rig.emu.clear_fault()
     boards = (await rig.web.get_hashboards())["hashboards"]
     assert {b["lowestInletTemp"]["degreeC"] for b in boards} == {39.0}
+
+
+@pytest.mark.parametrize("fault", [Slow(30.0), Garbage(), Truncated(), Disconnect()], ids=lambda f: type(f).__name__)
+async def test_a_fault_reaches_calls_on_a_kept_connection(rig: Rig, fault: object) -> None:
+    await rig.web.get_hashboards()  # connected and logged in
+    rig.emu.set_fault(fault)  # type: ignore[arg-type]
+    with pytest.raises((APIError, TimeoutError)):
+        await asyncio.wait_for(rig.web.get_hashboards(), 0.5)
+    rig.emu.clear_fault()
+    assert (await rig.web.get_hashboards())["hashboards"]
 
 
 async def test_after_the_emulator_restarts_the_next_read_reconnects_and_logs_in_again(rig: Rig) -> None:
