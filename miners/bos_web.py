@@ -127,6 +127,24 @@ class PersistentBOSerWebAPI(BOSerWebAPI):
     async def _call(
         self, what: str, privileged: bool, invoke: Callable[[list[tuple[str, str]]], Awaitable[T]]
     ) -> T:
+        try:
+            return await self._call_with_login(what, privileged, invoke)
+        except APIError as error:
+            if not isinstance(error.__cause__, GRPCError):  # the connection failed, not the call
+                self.close()
+            raise
+        except (ConnectionError, StreamTerminatedError):  # during the login
+            self.close()
+            raise
+        except asyncio.CancelledError:
+            # Abandoned at the caller's deadline: the connection may be stalled behind this call,
+            # so the next call starts on a fresh one rather than queue behind it.
+            self.close()
+            raise
+
+    async def _call_with_login(
+        self, what: str, privileged: bool, invoke: Callable[[list[tuple[str, str]]], Awaitable[T]]
+    ) -> T:
         # As pyasic: a login failure before the call raises as it is; a refused token is renewed
         # once; the call's gRPC and connection errors become APIError with the cause chained.
         metadata: list[tuple[str, str]] = []
@@ -140,16 +158,8 @@ class PersistentBOSerWebAPI(BOSerWebAPI):
                     raise
                 token = await self._login_again(dict(metadata).get("authorization"))
                 return await invoke([("authorization", token or "")])
-        except GRPCError as error:  # the miner answered with a status: the connection is fine
+        except (GRPCError, ConnectionError, StreamTerminatedError) as error:
             raise APIError(f"gRPC command failed - {what}") from error
-        except (ConnectionError, StreamTerminatedError) as error:
-            self.close()
-            raise APIError(f"gRPC command failed - {what}") from error
-        except asyncio.CancelledError:
-            # Abandoned at the caller's deadline: the connection may be stalled behind this call,
-            # so the next call starts on a fresh one rather than queue behind it.
-            self.close()
-            raise
 
     # ------------------------------------------------------------------ login
     async def auth(self) -> str | None:
