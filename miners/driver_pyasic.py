@@ -171,9 +171,7 @@ async def read_sample(miner: MinerProtocol) -> Sample:
         data, mining = await asyncio.gather(miner.get_data(include=_WHATSMINER_V2_FIELDS), _v2_working(miner))
         coolant_in = data.env_temp
     elif isinstance(miner, BOSer):
-        data, mining, (coolant_in, coolant_out) = await asyncio.gather(
-            miner.get_data(include=_BRAIINS_FIELDS), _bos_tuner_running(miner), _bos_coolant(miner)
-        )
+        data, mining, (coolant_in, coolant_out) = await _bos_read(miner)
     else:
         data = await miner.get_data(include=_OTHER_FIELDS)
         mining, coolant_in, known = data.is_mining, data.env_temp, False
@@ -236,15 +234,58 @@ async def _v3_working(miner: BTMinerV3) -> bool | None:
         return None
 
 
-async def _bos_tuner_running(miner: BOSer) -> bool | None:
+async def _bos_read(miner: BOSer) -> tuple[MinerData, bool | None, tuple[float | None, float | None]]:
+    """What `get_data(include=_BRAIINS_FIELDS)` reads, parsed by pyasic's own BOSer readers, with the
+    cgminer replies fetched once: `summary+tunerstatus` on one connection serves the hashrate,
+    uptime, errors and the mining state (get_data asks for it, and the mining state would need it
+    again on a second connection)."""
+    rpc, stats, mode, coolant = await asyncio.gather(
+        _bos_rpc(miner), _or_none(miner.web.get_miner_stats()), _or_none(miner.web.get_active_performance_mode()),
+        _bos_coolant(miner),
+    )
+    summary, tuner = _first(rpc, "summary"), _first(rpc, "tunerstatus")
+    if tuner is None:
+        raise MinerCommandError("tunerstatus: no answer")
+    data = MinerData(ip=str(miner.ip))
+    if summary is not None:
+        data.hashrate = await miner._get_hashrate(rpc_summary=summary)
+        data.uptime = await miner._get_uptime(rpc_summary=summary)
+    if stats is not None:
+        data.wattage = await miner._get_wattage(grpc_miner_stats=stats)
+    if mode is not None:
+        data.wattage_limit = await miner._get_wattage_limit(grpc_active_performance_mode=mode)
+    data.errors = await miner._get_errors(rpc_tunerstatus=tuner)
+    return data, _bos_tuner_running(tuner), coolant
+
+
+async def _bos_rpc(miner: BOSer) -> dict[str, Any]:
+    try:
+        return await miner.rpc.multicommand("summary", "tunerstatus")
+    except APIError as error:
+        raise MinerCommandError(f"summary+tunerstatus: {error}") from error
+
+
+async def _or_none(call: Awaitable[dict[str, Any]]) -> dict[str, Any] | None:
+    # As get_data: a failed web call leaves its fields empty (then the reading is incomplete).
+    try:
+        return await call
+    except APIError:
+        return None
+
+
+def _first(reply: dict[str, Any], command: str) -> dict[str, Any] | None:
+    try:
+        first = reply[command][0]
+    except (KeyError, IndexError, TypeError):
+        return None
+    return first if isinstance(first, dict) else None
+
+
+def _bos_tuner_running(tunerstatus: dict[str, Any]) -> bool | None:
     # pyasic: BOSer.is_mining is "some board hashes", which is False while the tuner restarts
     # after a power-target change or a wake; paused (tuner stopped, no chain status) is the truth.
     try:
-        reply = await miner.rpc.tunerstatus()
-    except APIError as error:
-        raise MinerCommandError(f"tunerstatus: {error}") from error
-    try:
-        return bool(reply["TUNERSTATUS"][0]["TunerChainStatus"])
+        return bool(tunerstatus["TUNERSTATUS"][0]["TunerChainStatus"])
     except (KeyError, IndexError, TypeError):
         return None
 

@@ -17,7 +17,7 @@ from pyasic.web.braiins_os.boser import BOSerWebAPI
 from miners.bos_web import PersistentBOSerWebAPI
 from miners.config import Credentials, MinerConfig
 from miners.driver_link import MinerCommandError
-from miners.driver_pyasic import PyasicConnector, PyasicLink
+from miners.driver_pyasic import _BRAIINS_FIELDS, PyasicConnector, PyasicLink, _bos_read
 from miners.emulator import Disconnect, EmulatedMiner, EmulatorFleet, Garbage, Slow, Truncated, Unreachable
 from miners.fleet import PyasicFleet
 
@@ -110,6 +110,25 @@ async def test_the_driver_reads_the_truth_over_one_kept_connection(rig: Rig) -> 
         assert_sample_is_the_truth(await rig.link.read(), rig.emu)
     assert rig.web.channel._protocol is connection and not connection.handler.connection_lost
     assert (await rig.link.identity()).mac == rig.emu.mac
+
+
+@pytest.mark.parametrize("state", ["mining", "restarting", "asleep", "inlet-too-hot"])
+async def test_the_braiins_read_equals_pyasics_get_data(rig: Rig, state: str) -> None:
+    # The driver fetches summary+tunerstatus once and parses with pyasic's readers; get_data of the
+    # same fields, at the same instant on the emulator's clock, must say the same.
+    if state == "restarting":
+        await rig.link.set_power_limit(4200)
+    elif state == "asleep":
+        await rig.link.stop_mining()
+    elif state == "inlet-too-hot":
+        rig.emu.coolant_inlet_c = 55.0  # the firmware stops the boards and reports it per chain
+    ours, mining, _ = await _bos_read(rig.link.miner)
+    theirs = await rig.link.miner.get_data(include=_BRAIINS_FIELDS)
+    for field in ("hashrate", "wattage", "wattage_limit", "uptime"):
+        assert getattr(ours, field) == getattr(theirs, field), field
+    assert [e.error_message for e in ours.errors] == [e.error_message for e in theirs.errors]
+    assert bool(ours.errors) is (state == "inlet-too-hot")
+    assert mining is (state != "asleep")
 
 
 async def test_concurrent_calls_without_a_token_log_in_once(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
