@@ -235,10 +235,10 @@ async def _v3_working(miner: BTMinerV3) -> bool | None:
 
 
 async def _bos_read(miner: BOSer) -> tuple[MinerData, bool | None, tuple[float | None, float | None]]:
-    """What `get_data(include=_BRAIINS_FIELDS)` reads, parsed by pyasic's own BOSer readers, with the
-    cgminer replies fetched once: `summary+tunerstatus` on one connection serves the hashrate,
-    uptime, errors and the mining state (get_data asks for it, and the mining state would need it
-    again on a second connection)."""
+    """The fields of `get_data(include=_BRAIINS_FIELDS)`, parsed by pyasic's own BOSer readers, with
+    `summary+tunerstatus` fetched once, on one cgminer connection, for the hashrate, uptime, errors
+    and the mining state (through get_data the mining state needed a second `tunerstatus`).
+    Also the mining state and the coolant temperatures."""
     rpc, stats, mode, coolant = await asyncio.gather(
         _bos_rpc(miner), _or_none(miner.web.get_miner_stats()), _or_none(miner.web.get_active_performance_mode()),
         _bos_coolant(miner),
