@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_fleet.py [--count 1000] [--family whatsminer] [--cycles 3]
         [--period-s 10] [--steady-s 60] [--first-ip 127.0.100.1] [--concurrency 128]
+        [--bos-client kept|pyasic]
 
 The emulator runs in a separate process (`boiler emulate`), as a real fleet would be elsewhere.
 Reported, with the CPU of both processes:
@@ -9,6 +10,10 @@ Reported, with the CPU of both processes:
   * full cycle: poll every miner, allocate a new target (chosen so that most limits change),
     send the changed limits (each verified by reading back);
   * steady state: the control loop at a fixed period with a constant target, CPU share.
+`--bos-client pyasic` leaves Braiins OS+ miners on pyasic's own gRPC client (a connection per
+call, betterproto decoding) instead of ours (one kept channel per miner, polled replies decoded
+from bytes: miners/bos_web.py), to compare the two. The load average is printed before and after,
+since the machine may be shared.
 Not a test: the figures go to BENCHMARKS.md with the machine they were measured on.
 """
 
@@ -30,6 +35,7 @@ from miners.allocation import AllocationPolicy, FleetMember, allocate, commit
 from miners.catalogue import get_spec
 from miners.config import MinerConfig
 from miners.driver import MinerReading, MiningState
+from miners.driver_pyasic import PyasicConnector
 from miners.fleet import PyasicFleet
 
 
@@ -77,18 +83,28 @@ async def cycle(driver: PyasicFleet, model: str, fleet: dict[str, FleetMember], 
 
 async def run(args: argparse.Namespace, ips: list[str], pid: int) -> None:
     model = DEFAULT_MODEL[args.family]
-    spec = get_spec(model)
     configs = [MinerConfig(name=f"m{i:04d}", model=model, host=ip) for i, ip in enumerate(ips)]
     policy = AllocationPolicy(deadband_w=200.0, min_change_interval_s=0.0, max_changes_per_day=10_000)
-    driver = PyasicFleet(configs, timeout_s=args.timeout_s, policy=policy, max_concurrency=args.concurrency)
+    connector = PyasicConnector(persistent_bos=args.bos_client == "kept")
+    driver = PyasicFleet(configs, timeout_s=args.timeout_s, policy=policy, max_concurrency=args.concurrency,
+                         connector=connector)
+    try:
+        await measure(args, driver, policy, model, pid, len(ips))
+    finally:
+        driver.close()
+
+
+async def measure(args: argparse.Namespace, driver: PyasicFleet, policy: AllocationPolicy, model: str, pid: int,
+                  count: int) -> None:
+    spec = get_spec(model)
     fleet: dict[str, FleetMember] = {}
 
     with Meter(pid) as meter:
         readings = await driver.poll()
     ok = sum(r.available for r in readings)
-    print(meter.span.line(f"connect (identify + first read of {len(ips)})") + f"; available {ok}")
+    print(meter.span.line(f"connect (identify + first read of {count})") + f"; available {ok}")
 
-    top_w = spec.max_power_w * len(ips)
+    top_w = spec.max_power_w * count
     for k in range(args.cycles):
         target = top_w * (0.55 if k % 2 == 0 else 0.8)
         with Meter(pid) as meter:
@@ -123,6 +139,8 @@ def main() -> None:
     ap.add_argument("--steady-s", type=float, default=60.0)
     ap.add_argument("--timeout-s", type=float, default=5.0)
     ap.add_argument("--concurrency", type=int, default=128)
+    ap.add_argument("--bos-client", choices=["kept", "pyasic"], default="kept",
+                    help="Braiins OS+ gRPC: our kept channel and raw decoding, or pyasic's own client")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     import pyasic  # noqa: F401  (configures the root logger on import; quiet it after)
@@ -133,7 +151,8 @@ def main() -> None:
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}; {args.count} × {DEFAULT_MODEL[args.family]} ({args.family}), "
-          f"concurrency {args.concurrency}, timeout {args.timeout_s:g} s")
+          f"concurrency {args.concurrency}, timeout {args.timeout_s:g} s, BOS+ client {args.bos_client}")
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     t0 = time.perf_counter()
     proc, ips = start_emulator(args.count, args.family, args.first_ip)
     print(f"emulator up in {time.perf_counter() - t0:.1f} s (pid {proc.pid})")
@@ -142,6 +161,7 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"peak RSS of the driver process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from miners.config import Credentials, MinerConfig
-from miners.driver_link import Connector, Identity, Sample
+from miners.driver_link import Connector, Identity, MinerLink, Sample, close_link
 from miners.fleet import within
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,13 @@ async def probe(
         return None
     if link is None:
         return None
+    try:
+        return await _describe(link, ip, timeout_s, read)
+    finally:
+        close_link(link)  # a BOS+ link keeps its gRPC connection open until closed
+
+
+async def _describe(link: MinerLink, ip: str, timeout_s: float, read: bool) -> FoundMiner:
     try:
         identity = await within(link.identity(), timeout_s)
     except Exception as error:  # e.g. a login it refuses: still a miner, listed with the reason

@@ -7,7 +7,7 @@ pyasic, and tests may stand in a scripted link to reach cases a real miner canno
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from miners.config import Credentials
 
@@ -71,6 +71,19 @@ class MinerLink(Protocol):
     async def stop_mining(self) -> None: ...
 
     async def resume_mining(self) -> None: ...
+
+
+@runtime_checkable
+class ClosableLink(Protocol):
+    """A link that keeps a connection open between calls (BOS+ gRPC) and must end it when dropped."""
+
+    def close(self) -> None: ...
+
+
+def close_link(link: object) -> None:
+    """End the connection `link` keeps open, if it keeps one."""
+    if isinstance(link, ClosableLink):
+        link.close()
 
 
 class Connector(Protocol):

@@ -1,8 +1,9 @@
 """One miner reached through pyasic 0.79: identify it, read what the controller needs, command it.
 
-This is the only module that knows pyasic's classes. It works around the pyasic bugs that touch
-us (docs/pyasic-notes.md); each workaround is marked `# pyasic:` where it happens. It imposes no
-timeouts itself: the fleet runs every call under its own deadline.
+This module and its BOS+ gRPC client (`miners/bos_web.py`, `miners/bos_replies.py`) are the only ones
+that know pyasic's classes. It works around the pyasic bugs that touch us (docs/pyasic-notes.md);
+each workaround is marked `# pyasic:` where it happens. It imposes no timeouts itself: the fleet
+runs every call under its own deadline.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pyasic.miners.factory import MINER_CLASSES, MinerTypes
 from pyasic.rpc.btminer import BTMinerV3RPCAPI
 from pyasic.web.braiins_os.proto.braiins.bos.v1 import SaveAction
 
+from miners.bos_web import PersistentBOSerWebAPI
 from miners.config import Credentials
 from miners.driver_link import Identity, MinerAuthError, MinerCommandError, Sample
 
@@ -187,9 +189,7 @@ async def read_sample(miner: MinerProtocol) -> Sample:
         data, mining = await asyncio.gather(miner.get_data(include=_WHATSMINER_V2_FIELDS), _v2_working(miner))
         coolant_in = data.env_temp
     elif isinstance(miner, BOSer):
-        data, mining, (coolant_in, coolant_out) = await asyncio.gather(
-            miner.get_data(include=_BRAIINS_FIELDS), _bos_tuner_running(miner), _bos_coolant(miner)
-        )
+        data, mining, (coolant_in, coolant_out) = await _bos_read(miner)
     else:
         data = await miner.get_data(include=_OTHER_FIELDS)
         mining, coolant_in, known = data.is_mining, data.env_temp, False
@@ -252,15 +252,58 @@ async def _v3_working(miner: BTMinerV3) -> bool | None:
         return None
 
 
-async def _bos_tuner_running(miner: BOSer) -> bool | None:
+async def _bos_read(miner: BOSer) -> tuple[MinerData, bool | None, tuple[float | None, float | None]]:
+    """The fields of `get_data(include=_BRAIINS_FIELDS)`, parsed by pyasic's own BOSer readers, with
+    `summary+tunerstatus` fetched once, on one cgminer connection, for the hashrate, uptime, errors
+    and the mining state (through get_data the mining state needed a second `tunerstatus`).
+    Also the mining state and the coolant temperatures."""
+    rpc, stats, mode, coolant = await asyncio.gather(
+        _bos_rpc(miner), _or_none(miner.web.get_miner_stats()), _or_none(miner.web.get_active_performance_mode()),
+        _bos_coolant(miner),
+    )
+    summary, tuner = _first(rpc, "summary"), _first(rpc, "tunerstatus")
+    if tuner is None:
+        raise MinerCommandError("tunerstatus: no answer")
+    data = MinerData(ip=str(miner.ip))
+    if summary is not None:
+        data.hashrate = await miner._get_hashrate(rpc_summary=summary)
+        data.uptime = await miner._get_uptime(rpc_summary=summary)
+    if stats is not None:
+        data.wattage = await miner._get_wattage(grpc_miner_stats=stats)
+    if mode is not None:
+        data.wattage_limit = await miner._get_wattage_limit(grpc_active_performance_mode=mode)
+    data.errors = await miner._get_errors(rpc_tunerstatus=tuner)
+    return data, _bos_tuner_running(tuner), coolant
+
+
+async def _bos_rpc(miner: BOSer) -> dict[str, Any]:
+    try:
+        return await miner.rpc.multicommand("summary", "tunerstatus")
+    except APIError as error:
+        raise MinerCommandError(f"summary+tunerstatus: {error}") from error
+
+
+async def _or_none(call: Awaitable[dict[str, Any]]) -> dict[str, Any] | None:
+    # As get_data: a failed web call leaves its fields empty (then the reading is incomplete).
+    try:
+        return await call
+    except APIError:
+        return None
+
+
+def _first(reply: dict[str, Any], command: str) -> dict[str, Any] | None:
+    try:
+        first = reply[command][0]
+    except (KeyError, IndexError, TypeError):
+        return None
+    return first if isinstance(first, dict) else None
+
+
+def _bos_tuner_running(tunerstatus: dict[str, Any]) -> bool | None:
     # pyasic: BOSer.is_mining is "some board hashes", which is False while the tuner restarts
     # after a power-target change or a wake; paused (tuner stopped, no chain status) is the truth.
     try:
-        reply = await miner.rpc.tunerstatus()
-    except APIError as error:
-        raise MinerCommandError(f"tunerstatus: {error}") from error
-    try:
-        return bool(reply["TUNERSTATUS"][0]["TunerChainStatus"])
+        return bool(tunerstatus["TUNERSTATUS"][0]["TunerChainStatus"])
     except (KeyError, IndexError, TypeError):
         return None
 
@@ -424,6 +467,12 @@ class PyasicLink:
     async def resume_mining(self) -> None:
         await resume_mining(self.miner)
 
+    def close(self) -> None:
+        """End the connection the handle keeps open (BOS+ gRPC); nothing to do for other families."""
+        web = getattr(self.miner, "web", None)
+        if isinstance(web, PersistentBOSerWebAPI):
+            web.close()
+
 
 _COMMANDS: dict[type, list[str]] = {}
 
@@ -442,12 +491,22 @@ def _memoise_commands(rpc: Any) -> None:
 
 
 class PyasicConnector:
-    """Finds what answers at a host and returns a link with the configured login on it."""
+    """Finds what answers at a host and returns a link with the configured login on it.
+
+    `persistent_bos=False` leaves BOS+ miners on pyasic's own gRPC client (a connection per call,
+    betterproto decoding), for comparison in benchmarks.
+    """
+
+    def __init__(self, *, persistent_bos: bool = True) -> None:
+        self.persistent_bos = persistent_bos
 
     async def connect(self, host: str, credentials: Credentials) -> PyasicLink | None:
         miner = await identify(host)
         if miner is None:
             return None
+        if self.persistent_bos and isinstance(miner, BOSer):
+            # pyasic: BOSerWebAPI opens a gRPC connection per call and decodes with betterproto.
+            miner.web = PersistentBOSerWebAPI.replacing(miner.web)
         apply_credentials(miner, credentials)
         _memoise_commands(getattr(miner, "rpc", None))
         return PyasicLink(miner)

@@ -29,6 +29,7 @@ from miners.driver_link import (
     MinerIdentityError,
     MinerLink,
     Sample,
+    close_link,
 )
 
 log = logging.getLogger(__name__)
@@ -167,6 +168,13 @@ class PyasicFleet:
     def identity_of(self, name: str) -> Identity | None:
         return self._members[name].identity
 
+    def close(self) -> None:
+        """End the connections the links keep open (BOS+ gRPC). The fleet stays usable: the next
+        contact identifies each miner again. Call it when the fleet is no longer needed."""
+        for member in self._members.values():
+            close_link(member.link)
+            member.link, member.must_identify = None, True
+
     # ------------------------------------------------------------------ reading
 
     async def poll(self) -> list[MinerReading]:
@@ -200,6 +208,7 @@ class PyasicFleet:
         return sample
 
     async def _identify(self, member: _Member) -> None:
+        close_link(member.link)  # a BOS+ link keeps its gRPC connection open until closed
         member.link = None
         link = await self._connector.connect(member.host, member.credentials)
         if link is None:
@@ -454,6 +463,7 @@ class PyasicFleet:
             if hit is not None and hit.ip != member.host:
                 log.info("event=relocated miner=%s old_host=%s new_host=%s", member.config.name,
                          member.host, hit.ip)
+                close_link(member.link)
                 member.host, member.link, member.must_identify = hit.ip, None, True
                 moved[member.config.name] = hit.ip
         return moved

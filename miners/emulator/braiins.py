@@ -21,7 +21,7 @@ from grpclib.exceptions import GRPCError
 from grpclib.server import Stream
 from pyasic.web.braiins_os.proto.braiins.bos import v1 as bos
 
-from miners.emulator import protowire as pw
+from miners import protowire as pw
 from miners.emulator.miner import EmulatedMiner, PowerLimitRejected, Readings
 from miners.model import MinerState
 

@@ -11,6 +11,7 @@ import pytest
 from pyasic.rpc.btminer import TokenData, create_privileged_cmd, parse_btminer_priviledge_data
 from pyasic.web.braiins_os.proto.braiins.bos import v1 as bos
 
+from miners import protowire as pw
 from miners.catalogue import get_spec
 from miners.emulator import (
     Disconnect,
@@ -22,7 +23,6 @@ from miners.emulator import (
     WrongPassword,
     loopback_ips,
 )
-from miners.emulator import protowire as pw
 from miners.emulator.braiins import BraiinsGrpcApi, BraiinsRpcApi
 from miners.emulator.identity import check_family, default_family, derived_mac, find_spec, pyasic_key
 from miners.emulator.whatsminer_v2 import WhatsminerV2Api, decrypt, encrypt, md5_crypt_part
