@@ -184,27 +184,15 @@ def demo(
             shutil.rmtree(scratch, ignore_errors=True)
     if json_path is not None:
         json_path.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
-    from boiler.cli.simulate import print_warnings, summary_table
+    from boiler.cli.simulate import failure_reasons, print_warnings, summary_table
 
     _out.print(summary_table({**summary, "start": start}))
     print_warnings(summary)
     if scratch is None:
         _out.print(f"ledger and state kept in {state_path}")
-    failures = _demo_failures(summary)
-    if failures:
-        raise _fail("; ".join(failures), code=1)
-
-
-def _demo_failures(summary: dict) -> list[str]:
-    """Why the demo exits 1, one phrase per finding (empty when it passed)."""
-    out = []
-    if summary["dhw_volume_below_setpoint_l"] > 0:
-        out.append(f"{summary['dhw_volume_below_setpoint_l']:,.0f} L of hot water drawn below the setpoint "
-                   f"(lowest outlet {summary['min_outlet_temp_c']:.1f} °C)")
-    if not summary["legionella_compliant"]:
-        out.append(f"hygiene rules broken ({summary['hygiene_violations']} violation(s), "
-                   f"preset {summary['hygiene_preset']})")
-    return out
+    why = failure_reasons(summary)
+    if why:
+        raise _fail(why, code=1)
 
 
 async def _demo_main(cfg: PlantConfig, opts: DemoOptions, name: str, quiet: bool) -> dict:
@@ -270,7 +258,10 @@ async def _run_main(cfg: PlantConfig) -> None:
         with PlantStore(cfg.service.state_path) as store:
             service = PlantService(cfg, MqttPlantIO(cfg, link), driver, store, clock, exchanger_ua_w_per_k=ua,
                                    telemetry=telemetry, mqtt=link)
-            await service.run(stop)
+            try:
+                await service.run(stop)
+            finally:
+                driver.close()  # the kept BOS+ connections
 
 
 def register(app: typer.Typer) -> None:

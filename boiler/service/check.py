@@ -248,9 +248,12 @@ async def check_miners(cfg: PlantConfig, environ: Mapping[str, str] | None = Non
     if usable:
         fleet = PyasicFleet(usable, timeout_s=cfg.service.miner_timeout_s, credentials=credentials,
                             connector=connector)
-        for reading in await fleet.poll():
-            config = next(m for m in usable if m.name == reading.name)
-            items[reading.name] = _miner_item(config, reading, fleet.identity_of(reading.name))
+        try:
+            for reading in await fleet.poll():
+                config = next(m for m in usable if m.name == reading.name)
+                items[reading.name] = _miner_item(config, reading, fleet.identity_of(reading.name))
+        finally:
+            fleet.close()
     return [items[m.name] for m in cfg.miners]
 
 

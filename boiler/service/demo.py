@@ -106,6 +106,7 @@ async def run_demo(cfg: PlantConfig, opts: DemoOptions, scenario: str,
                 service.loop.ledger.close(service.clock.now_s())
                 rows = store.ledger_rows() + service.loop.ledger.pop_closed()
         finally:
+            driver.close()  # the kept BOS+ connections
             if devices is not None:
                 await devices.stop()
     # The physical figures come from the simulated plant in this run (over MQTT the ledger books what

@@ -124,15 +124,15 @@ def test_state_is_kept_when_asked_for(tmp_path: Path) -> None:
 
 
 def test_an_exit_1_says_why() -> None:
-    from boiler.cli.service_cmd import _demo_failures
+    from boiler.cli.simulate import failure_reasons  # demo and simulate say it the same way
 
     passed = {"dhw_volume_below_setpoint_l": 0.0, "min_outlet_temp_c": 61.0, "legionella_compliant": True,
               "hygiene_violations": 0, "hygiene_preset": "fr"}
-    assert _demo_failures(passed) == []
+    assert failure_reasons(passed) == ""
     failed = {**passed, "dhw_volume_below_setpoint_l": 1234.4, "min_outlet_temp_c": 51.26,
               "legionella_compliant": False, "hygiene_violations": 2}
-    assert _demo_failures(failed) == ["1,234 L of hot water drawn below the setpoint (lowest outlet 51.3 °C)",
-                                      "hygiene rules broken (2 violation(s), preset fr)"]
+    assert failure_reasons(failed) == ("1,234 L of hot water drawn below the setpoint (lowest outlet 51.3 °C); "
+                                       "hygiene rules broken (2 violation(s))")
 
 
 def test_an_unreachable_broker_exits_1_saying_what_to_do(tmp_path: Path) -> None:
