@@ -16,6 +16,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
+from boiler.hygiene import ComplianceEvent
 from boiler.ledger import LedgerRow
 
 _SCHEMA = """
@@ -74,7 +75,7 @@ class PlantStore:
         self,
         rows: Iterable[LedgerRow] = (),
         state: Mapping[str, Any] | None = None,
-        events: Iterable[Mapping[str, Any]] = (),
+        events: Iterable[ComplianceEvent] = (),
     ) -> None:
         """Store closed ledger rows, the state snapshot and compliance events atomically."""
         db = self._db
@@ -95,8 +96,7 @@ class PlantStore:
                 db.execute(
                     "INSERT OR IGNORE INTO compliance (kind, store, start_s, end_s, extreme_c, violation, detail)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (ev["kind"], ev.get("store"), ev["start_s"], ev["end_s"], ev.get("extreme_c"),
-                     int(bool(ev.get("violation"))), ev.get("detail", "")),
+                    (ev.kind, ev.store, ev.start_s, ev.end_s, ev.extreme_c, int(ev.violation), ev.detail),
                 )
             db.execute("COMMIT")
         except sqlite3.IntegrityError as exc:

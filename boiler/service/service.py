@@ -27,7 +27,7 @@ from boiler.control.controller import Controller
 from boiler.control.overrides import Overrides
 from boiler.control.plant_model import PlantModel
 from boiler.control.types import MinerReading
-from boiler.hygiene import ComplianceEvent, HygieneChecker
+from boiler.hygiene import HygieneChecker
 from boiler.ledger import add_row, sum_rows
 from boiler.loop import PlantLoop, TickRecord
 from boiler.service.clock import Clock
@@ -140,7 +140,7 @@ class PlantService:
                     log.warning("miner_command_failed miner=%s kind=%s error=%s", result.name, result.kind,
                                 result.error)
         self.store.commit(rows=list(record.closed_rows), state=self._snapshot(),
-                          events=[_event_row(e) for e in record.compliance_events])
+                          events=record.compliance_events)
 
         s = self.status
         for row in record.closed_rows:
@@ -200,11 +200,6 @@ class PlantService:
             await publisher.stop(self.cfg.service.miner_timeout_s)
         counts = " ".join(f"{who}={n}" for who, n in sorted(self.loop.stats.decided_by.items()))
         log.info("service_stopped site=%s ticks=%d decided_by %s", self.site, self.status.ticks, counts or "-")
-
-
-def _event_row(ev: ComplianceEvent) -> dict[str, Any]:
-    return {"kind": ev.kind, "store": ev.store, "start_s": ev.start_s, "end_s": ev.end_s,
-            "extreme_c": ev.extreme_c, "violation": ev.violation, "detail": ev.detail}
 
 
 def _iso(now_s: float) -> str:

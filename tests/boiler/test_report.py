@@ -6,7 +6,6 @@ import json
 import math
 import re
 import sys
-from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -43,9 +42,8 @@ def state_config(three_days, tmp_path_factory: pytest.TempPathFactory) -> Path:
     data["service"] = {"state_path": str(root / "state.sqlite")}
     path = root / "site.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    events = [{k: v for k, v in asdict(e).items() if k != "ongoing"} for e in three_days.hygiene.all_events()]
     with PlantStore(root / "state.sqlite") as store:
-        store.commit(three_days.ledger, events=events)
+        store.commit(three_days.ledger, events=three_days.hygiene.all_events())
     return path
 
 
