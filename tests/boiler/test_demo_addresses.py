@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import socket
 from collections.abc import Iterator
 
@@ -18,8 +17,9 @@ from boiler.service.addresses import (
 )
 from miners.emulator import EmulatedMiner, EmulatorFleet
 from miners.emulator.identity import FAMILIES, family_ports
+from tests.loopback import claim_net
 
-NET = f"127.{random.randint(64, 250)}"  # a /16 of this run's own; blocks inside it per test
+NET = claim_net()  # a /16 of this run's own; blocks inside it per test
 MODELS = ["s21-hyd", "m63s-plus-plus"]  # braiins: 4028 + 50051; whatsminer-v3: 4028 + 4433
 
 

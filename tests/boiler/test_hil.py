@@ -1,7 +1,6 @@
 """The controller, the simulated plant and emulated miners reached through unmodified pyasic over
 loopback sockets, for a simulated day: the hot-water outcome must match the pure simulation."""
 
-import random
 from datetime import date
 
 import pytest
@@ -10,6 +9,7 @@ from boiler import scenarios
 from boiler.hil import VirtualClock, driver_configs, emulated_fleet, run_with_driver
 from boiler.simulation import run_simulation
 from miners.fleet import PyasicFleet
+from tests import loopback
 
 pytestmark = pytest.mark.slow  # hardware in the loop: days through pyasic
 
@@ -28,7 +28,7 @@ async def test_a_day_through_pyasic_matches_the_pure_simulation(scenario: str, m
     pure = run_simulation(cfg, 1, WINTER, scenario=scenario).summary
 
     clock = VirtualClock(0.0)
-    first_ip = f"127.{random.randint(20, 250)}.{random.randint(0, 250)}.1"
+    first_ip = loopback.first_ip()
     fleet = emulated_fleet(cfg, first_ip, clock)
     async with fleet:
         driver = PyasicFleet(driver_configs(cfg, fleet), timeout_s=10.0, clock=clock)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import random
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from boiler import scenarios
 from boiler.config import PlantConfig
 from boiler.service.service import ServiceStatus
 from boiler.telemetry import TelemetryConfig
+from tests import loopback
 from tests.integration.mqtt_server import MosquittoServer, mqtt_client, plant_config
 
 TICK_S = 300.0
@@ -36,7 +36,7 @@ def new_site(prefix: str) -> str:
 
 def random_first_ip() -> str:
     """A loopback /24 of this test's own for its emulated miners."""
-    return f"127.{random.randint(20, 250)}.{random.randint(0, 250)}.1"
+    return loopback.first_ip()
 
 
 def site_config(

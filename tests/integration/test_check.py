@@ -19,6 +19,7 @@ import yaml
 from boiler.config import PlantConfig
 from boiler.service.check import CheckOptions, check_telemetry, run_checks
 from miners.emulator import EmulatedMiner, EmulatorFleet
+from tests import loopback
 from tests.integration.influx_servers import InfluxDB1, quote_literal
 from tests.integration.mqtt_server import MosquittoServer, mqtt_client
 
@@ -26,7 +27,8 @@ BOILER = Path(sys.executable).parent / "boiler"
 
 
 def loopback_base() -> str:
-    return f"127.{secrets.randbelow(200) + 30}.{secrets.randbelow(250)}"
+    """A /24 of this test process's own (tests/loopback.py), without its last octet."""
+    return loopback.first_ip().rsplit(".", 1)[0]
 
 
 def broker(server: MosquittoServer, password: str | None = None) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import errno
 import os
-import random
 import socket
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import pytest
 
 from boiler import scenarios
 from boiler.service.addresses import DEFAULT_FIRST_IP, demo_ips, miner_ports, parse_first_ip
+from tests import loopback
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 180.0  # a hang guard only: nothing here asserts on wall time
@@ -30,7 +30,7 @@ def demo(*args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
 
 
 def first_ip() -> str:
-    return f"127.{random.randint(20, 250)}.{random.randint(0, 250)}.1"
+    return loopback.first_ip()
 
 
 def leftovers(tmp: Path) -> list[str]:

@@ -31,6 +31,7 @@ import pytest
 from boiler import scenarios
 from boiler.ledger import LedgerRow
 from miners.catalogue import get_spec
+from tests import loopback
 
 KILLS = 20
 TICK_S = 240.0  # a multiple of the physics step (120 s): plant flows line up with the rows
@@ -168,7 +169,7 @@ def test_sigkill_at_random_points_never_loses_or_doubles_a_ledger_row(tmp_path: 
     rng = random.Random(seed)
     state = tmp_path / "state.sqlite"
     log = tmp_path / "child.log"
-    first_ip = f"127.{rng.randint(30, 230)}.{rng.randint(0, 250)}.1"
+    first_ip = loopback.first_ip()
     cfg = scenarios.load("residence-48")
     fleet_max_w = sum(get_spec(m.model).max_power_w for m in cfg.miners)
     committed: dict[float, tuple[float, str]] = {}

@@ -20,10 +20,11 @@ from miners.driver_link import MinerCommandError
 from miners.driver_pyasic import _BRAIINS_FIELDS, PyasicConnector, PyasicLink, _bos_read
 from miners.emulator import Disconnect, EmulatedMiner, EmulatorFleet, Garbage, Slow, Truncated, Unreachable
 from miners.fleet import PyasicFleet
+from tests.loopback import claim_net
 
 warnings.filterwarnings("ignore", category=UserWarning)  # pyasic warns about unknown chip counts
 
-NET = "127.37"
+NET = claim_net()
 _blocks = itertools.count(1)
 
 

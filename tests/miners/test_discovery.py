@@ -23,10 +23,11 @@ from miners.discovery import (
 from miners.driver_link import Identity
 from miners.emulator import EmulatedMiner, EmulatorFleet
 from miners.fleet import PyasicFleet
+from tests.loopback import claim_net
 
 warnings.filterwarnings("ignore", category=UserWarning)
 
-NET = "127.35"
+NET = claim_net()
 
 
 async def test_scan_finds_each_family_with_its_identity_and_reading() -> None:

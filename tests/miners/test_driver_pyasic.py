@@ -25,10 +25,11 @@ from miners.config import Credentials
 from miners.driver_link import MinerAuthError, MinerCommandError
 from miners.driver_pyasic import PyasicConnector, PyasicLink, _errors_text, identify
 from miners.emulator import EmulatedMiner, EmulatorFleet, Slow, Truncated, WrongPassword
+from tests.loopback import claim_net
 
 warnings.filterwarnings("ignore", category=UserWarning)  # pyasic warns about unknown chip counts
 
-NET = "127.33"  # this module's loopback block (other test modules use other blocks)
+NET = claim_net()  # this module's loopback block (tests/loopback.py)
 _blocks = itertools.count(1)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import random
 import signal
 import socket
 import sys
@@ -15,9 +14,10 @@ import pytest
 from typer.testing import CliRunner
 
 from boiler.cli import app
+from tests.loopback import claim_net
 
 ROOT = Path(__file__).resolve().parents[2]
-NET = f"127.{random.randint(64, 250)}"
+NET = claim_net()
 TIMEOUT_S = 30.0
 
 

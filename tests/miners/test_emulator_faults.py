@@ -11,7 +11,6 @@ import contextlib
 import gc
 import json
 import logging
-import random
 import struct
 import warnings
 from collections.abc import AsyncIterator
@@ -34,11 +33,12 @@ from miners.emulator import (
 )
 from miners.emulator.faults import GARBAGE_BYTES
 from miners.model import MinerState
+from tests.loopback import claim_net
 
 warnings.filterwarnings("ignore", module="pyasic")
 logging.getLogger("root").setLevel(logging.ERROR)
 TIMEOUT_S = 15.0
-NET = f"127.{random.randint(64, 250)}"
+NET = claim_net()
 FIELDS = ["wattage", "wattage_limit", "hashrate"]
 
 

@@ -9,7 +9,6 @@ delays pass in an instant.
 from __future__ import annotations
 
 import asyncio
-import random
 import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,12 +20,13 @@ from miners.catalogue import CATALOGUE, get_spec
 from miners.driver_pyasic import identify
 from miners.emulator import EmulatedMiner, EmulatorFleet
 from miners.model import MinerState
+from tests.loopback import claim_net
 
 warnings.filterwarnings("ignore", module="pyasic")
 TIMEOUT_S = 15.0
 INLET_C = 34.0  # inside every model's window and below its throttle start
 # A /16 of loopback picked per run, so parallel test runs do not collide on addresses.
-NET = f"127.{random.randint(64, 250)}"
+NET = claim_net()
 
 
 class FakeClock:

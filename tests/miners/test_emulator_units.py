@@ -4,7 +4,6 @@ against pyasic's protobuf classes, and the miner's commands, faults and clock.""
 from __future__ import annotations
 
 import asyncio
-import random
 import warnings
 
 import pytest
@@ -28,9 +27,10 @@ from miners.emulator.identity import check_family, default_family, derived_mac, 
 from miners.emulator.whatsminer_v2 import WhatsminerV2Api, decrypt, encrypt, md5_crypt_part
 from miners.emulator.whatsminer_v3 import WhatsminerV3Api, token_for
 from miners.model import MinerState
+from tests.loopback import claim_net
 
 warnings.filterwarnings("ignore", module="pyasic")
-NET = f"127.{random.randint(64, 250)}"
+NET = claim_net()
 
 
 class FakeClock:

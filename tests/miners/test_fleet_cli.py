@@ -18,10 +18,11 @@ from typer.testing import CliRunner
 
 from boiler.cli import app
 from miners.emulator import EmulatedMiner, EmulatorFleet, Unreachable, WrongPassword
+from tests.loopback import claim_net
 
 warnings.filterwarnings("ignore", category=UserWarning)
 
-NET = "127.36"
+NET = claim_net()
 runner = CliRunner()
 
 

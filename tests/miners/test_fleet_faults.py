@@ -29,10 +29,11 @@ from miners.emulator import (
     WrongPassword,
 )
 from miners.fleet import PyasicFleet
+from tests.loopback import claim_net
 
 warnings.filterwarnings("ignore", category=UserWarning)
 
-NET = "127.34"
+NET = claim_net()
 _blocks = itertools.count(1)
 MODELS = {"whatsminer": "m53s-plus-plus", "whatsminer-v3": "m63s-plus-plus", "braiins": "s21-hyd"}
 TIMEOUT_S = 2.0  # generous: a loaded CI machine with debug logging must not look like a dead miner
