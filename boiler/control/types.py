@@ -22,6 +22,9 @@ class MinerReading:
     hashrate_ths: float
     #: Current power limit; None when the miner sleeps.
     limit_w: float | None
+    #: Coolant at the miner's inlet and outlet, where the firmware reports them (telemetry only).
+    coolant_in_c: float | None = None
+    coolant_out_c: float | None = None
 
     @staticmethod
     def from_driver(r: DriverReading) -> MinerReading:
@@ -34,6 +37,8 @@ class MinerReading:
             power_w=r.power_w or 0.0,
             hashrate_ths=r.hashrate_ths or 0.0,
             limit_w=None if asleep else r.power_limit_w,
+            coolant_in_c=r.coolant_in_c,
+            coolant_out_c=r.coolant_out_c,
         )
 
 

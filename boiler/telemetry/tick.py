@@ -38,7 +38,8 @@ def tick_points(site: str, record: TickRecord) -> list[Point]:
     points = plant_points(site, at, plant)
     points += miner_points(site, at, [
         {"name": m.name, "power_w": m.power_w, "hashrate_ths": m.hashrate_ths, "power_limit_w": m.limit_w,
-         "available": m.available, "state": m.state} for m in obs.miners])
+         "available": m.available, "state": m.state, "coolant_in_c": m.coolant_in_c,
+         "coolant_out_c": m.coolant_out_c} for m in obs.miners])
     if record.reason_changed:
         d = record.decision
         points.append(decision_point(site, at, {
