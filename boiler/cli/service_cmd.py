@@ -26,7 +26,8 @@ from rich.live import Live
 from rich.table import Table
 
 from boiler import scenarios
-from boiler.config import ConfigError, PlantConfig, load_config
+from boiler.config import ConfigError, PlantConfig, load_config, service_problems
+from boiler.config_check import check_buildable
 from boiler.service.progress import Progress, ProgressLines, ProgressMeter, log_progress
 from boiler.service.service import ServiceStatus
 from boiler.timefmt import plant_time
@@ -151,6 +152,12 @@ def demo(
         raise _fail(str(exc)) from exc
     except ValueError as exc:
         raise _fail(f"--start {start!r} is not a date in YYYY-MM-DD form") from exc
+    try:  # what `simulate` and `config validate` refuse, the demo refuses before opening a socket
+        horizon_days = DemoOptions.horizon_days if duration is None else duration / 86_400 + 1.0
+        check_buildable(cfg, str(config) if config is not None else f"scenario {scenario}", days=horizon_days,
+                        start=first_day)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
     try:
         addresses = choose_addresses([m.model for m in cfg.miners], first_ip)
     except AddressError as exc:
@@ -218,9 +225,6 @@ def run(
     log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING.")] = "INFO",
 ) -> None:
     """Run the plant service: miners through pyasic, plant I/O over MQTT, ledger in SQLite."""
-    from boiler.config import service_problems
-    from boiler.config_check import check_buildable
-
     try:
         cfg = load_config(config)
         check_buildable(cfg, str(config))

@@ -100,6 +100,7 @@ def test_cli_ledger_csv_and_json_carry_the_baseline(tmp_path: Path) -> None:
 # ~8,300 kWh of fuel, partly cancelling: measured −0.8 % (residence-48) and +1.4 % (pre-heat).
 # The simulated gas boiler has no cycling losses, so none show here. 3 % holds both with margin
 # and would catch a wrong efficiency (≥ 0.05 off), dropped losses (−15 %) or a double count.
+@pytest.mark.slow  # two 30-day runs per site
 @pytest.mark.parametrize("scenario", ["residence-48", "residence-48-preheat"])
 def test_baseline_agrees_with_a_gas_only_run_of_the_same_site(scenario: str) -> None:
     cfg = scenarios.load(scenario)

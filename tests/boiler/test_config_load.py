@@ -291,3 +291,16 @@ def test_bad_flags_exit_2_before_any_work(tmp_path: Path, args: list[str], words
     assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
     assert words in " ".join(result.output.split())
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", [["config", "validate"], ["simulate", "--days", "1", "-q", "--config"],
+                                     ["demo", "--duration", "600", "--config"]])
+def test_every_command_that_builds_a_plant_refuses_a_missing_draw_file_alike(tmp_path: Path,
+                                                                            command: list[str]) -> None:
+    """`validate`, `simulate` and `demo` build the same things, so they refuse the same files, before any
+    run or socket: exit 2 naming the field."""
+    path = _csv_config(tmp_path, "nowhere.csv")
+    result = runner.invoke(app, [*command, str(path)])
+    assert result.exit_code == 2, result.output
+    flat = " ".join(result.output.split())
+    assert "draws.path" in flat and "cannot read the draw file" in flat
