@@ -88,6 +88,8 @@ class TickRecord:
     decided_by: str
     commands: Commands
     safe_state: bool
+    #: A disinfection cycle is running (a store's coldest node at or above a criterion temperature).
+    legionella_in_progress: bool
     #: The reason differs from the previous tick's.
     reason_changed: bool
     closed_rows: tuple[LedgerRow, ...]
@@ -176,8 +178,8 @@ class PlantLoop:
         return TickRecord(
             now_s=now, local=local, reading=reading, observation=obs, decision=decision, strategy=strategy,
             decided_by=decided_by, commands=commands, safe_state=commands.reason.startswith("safe:"),
-            reason_changed=changed, closed_rows=tuple(self.ledger.pop_closed()),
-            compliance_events=self._new_events(),
+            legionella_in_progress=self.checker.cycle_in_progress, reason_changed=changed,
+            closed_rows=tuple(self.ledger.pop_closed()), compliance_events=self._new_events(),
         )
 
     def finish(self, end_s: float, samples: tuple[FlowSample, ...] = ()) -> tuple[tuple[LedgerRow, ...],

@@ -38,8 +38,6 @@ PLANT_FIELDS: Final[Mapping[str, FieldType]] = {
     "coolant_in_c": float,
     "coolant_out_c": float,
     "charge_pump": bool,
-    "charge_pump_frac": float,
-    "charging_flow_lpm": float,
     "charging_power_w": float,
     "draw_lpm": float,
     "gas_enable": bool,

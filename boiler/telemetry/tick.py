@@ -20,6 +20,7 @@ def tick_points(site: str, record: TickRecord) -> list[Point]:
     span_s = sum(s.dt_s or 0.0 for s in reading.samples)
     heat_j = sum(s.flows.miner_heat_j for s in reading.samples)
     drawn_l = sum(s.flows.dhw_volume_l for s in reading.samples)
+    dumped_j = sum(s.flows.dumped_j for s in reading.samples)
     last = reading.samples[-1].flows if reading.samples else None
     plant = {
         "outlet_c": obs.outlet_c, "loop_return_c": obs.loop_return_c, "cold_water_c": obs.cold_water_c,
@@ -34,6 +35,8 @@ def tick_points(site: str, record: TickRecord) -> list[Point]:
         "charging_power_w": heat_j / span_s if span_s > 0 else None,
         "draw_lpm": drawn_l / span_s * 60.0 if span_s > 0 else None,
         "gas_power_w": last.gas_power_w if last is not None and span_s > 0 else None,
+        "dry_cooler_power_w": dumped_j / span_s if span_s > 0 else None,
+        "legionella_in_progress": record.legionella_in_progress,
     }
     points = plant_points(site, at, plant)
     points += miner_points(site, at, [

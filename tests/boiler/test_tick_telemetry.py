@@ -35,6 +35,9 @@ def test_plant_points_carry_the_rates_over_the_tick() -> None:
     assert plant.fields["draw_lpm"] == pytest.approx(
         sum(s.flows.dhw_volume_l for s in rec.reading.samples) / span_s * 60.0)
     assert plant.fields["gas_power_w"] == rec.reading.samples[-1].flows.gas_power_w
+    assert plant.fields["dry_cooler_power_w"] == pytest.approx(
+        sum(s.flows.dumped_j for s in rec.reading.samples) / span_s)
+    assert plant.fields["legionella_in_progress"] is rec.legionella_in_progress
     # The first tick covers no time: no rate is made up for it.
     first = next(p for p in tick_points("s", records[0]) if p.measurement == "plant")
     assert "charging_power_w" not in first.fields and "draw_lpm" not in first.fields
