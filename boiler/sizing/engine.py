@@ -14,8 +14,9 @@ from boiler.sizing.task import SimTask, code_fingerprint
 
 log = logging.getLogger("boiler.sizing")
 
-#: Called after each task with (tasks done, tasks in all, whether it came from the cache).
-Progress = Callable[[int, int, bool], None]
+#: Called with (tasks finished, tasks to run): once before the first runs (the cached ones are not
+#: counted: they cost nothing), then after each one finishes or fails.
+Progress = Callable[[int, int], None]
 
 
 @dataclass
@@ -29,7 +30,6 @@ class RunOutcome:
 def run_tasks(tasks: Sequence[SimTask], backend: Backend, cache: ResultCache | None = None,
               progress: Progress | None = None) -> RunOutcome:
     unique = list({t.key: t for t in tasks}.values())
-    total = len(unique)
     out = RunOutcome()
     todo: list[SimTask] = []
     for task in unique:
@@ -39,9 +39,9 @@ def run_tasks(tasks: Sequence[SimTask], backend: Backend, cache: ResultCache | N
             continue
         out.records[task.key] = record
         out.cached += 1
-        if progress is not None:
-            progress(len(out.records), total, True)
     mine = code_fingerprint()
+    if progress is not None:
+        progress(0, len(todo))
 
     def on_result(task: SimTask, record: dict[str, Any]) -> None:
         if record.get("code") != mine:
@@ -56,13 +56,13 @@ def run_tasks(tasks: Sequence[SimTask], backend: Backend, cache: ResultCache | N
         log.info("candidate_done key=%s host=%s wall_s=%.2f", task.key, record.get("host"),
                  record["summary"].get("wall_seconds", float("nan")))
         if progress is not None:
-            progress(len(out.records) + len(out.failed), total, False)
+            progress(out.computed + len(out.failed), len(todo))
 
     def on_error(task: SimTask, message: str) -> None:
         out.failed[task.key] = message
         log.error("candidate_failed key=%s error=%s", task.key, message)
         if progress is not None:
-            progress(len(out.records) + len(out.failed), total, False)
+            progress(out.computed + len(out.failed), len(todo))
 
     backend.run(todo, on_result, on_error)
     return out
