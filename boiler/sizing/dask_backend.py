@@ -26,6 +26,8 @@ class DaskCluster:
     def __init__(self, client: distributed.Client, retries: int = 2) -> None:
         self.client = client
         self.retries = retries
+        #: Worker threads when the run started (the cluster may grow or shrink while it runs).
+        self.workers = self._count_workers()
 
     @classmethod
     def connect(cls, address: str, timeout_s: float = 10.0, retries: int = 2) -> DaskCluster:
@@ -35,14 +37,14 @@ class DaskCluster:
             raise ConnectionError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
         return cls(client, retries)
 
-    @property
-    def workers(self) -> int:
+    def _count_workers(self) -> int:
         info = self.client.scheduler_info()
         return sum(int(w.get("nthreads", 1)) for w in info.get("workers", {}).values())
 
     def run(self, tasks: Sequence[SimTask], on_result: OnResult, on_error: OnError) -> None:
         if not tasks:
             return
+        self.workers = self._count_workers()
         futures = {self.client.submit(run_task, t, key=f"boiler-size-{t.key}", pure=False, retries=self.retries): t
                    for t in tasks}
         try:

@@ -3,6 +3,7 @@ loopback, free ports): the same results as the local pool, and a worker killed m
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from collections.abc import Iterator, Sequence
@@ -10,8 +11,11 @@ from typing import Any
 
 import distributed
 import pytest
+from typer.testing import CliRunner
 
 from boiler import scenarios
+from boiler.cli import app
+from boiler.scenarios import _files as scenario_files
 from boiler.sizing import LocalPool, ResultCache, SimTask, parse_sizing, plan, run_tasks
 from boiler.sizing.dask_backend import DaskCluster
 
@@ -93,3 +97,22 @@ def test_a_killed_worker_loses_no_candidate(cluster: distributed.Client, tmp_pat
     calm = run_tasks(tasks, LocalPool(2))
     assert _figures(outcome.records) == _figures(calm.records)
     cluster.wait_for_workers(2, timeout=60)  # the nanny restarted it
+
+
+def test_boiler_size_scheduler_option_runs_on_the_cluster(cluster: distributed.Client, tmp_path) -> None:
+    residence = scenario_files()["residence-48"]
+    out = tmp_path / "size.json"
+    args = ["size", "-c", str(residence), "--counts", "1,2", "--days", "1", "--cache", str(tmp_path / "cache"),
+            "--json", str(out), "-q"]
+    result = CliRunner().invoke(app, [*args, "--scheduler", cluster.scheduler.address])
+    assert result.exit_code == 0, result.output
+    on_cluster = json.loads(out.read_text())
+    assert on_cluster["backend"] == {"name": "dask", "workers": 2} and on_cluster["computed"] == 2
+    result = CliRunner().invoke(app, [*args[:-5], "--cache", str(tmp_path / "cache2"), "--json", str(out), "-q",
+                                      "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    on_pool = json.loads(out.read_text())
+    assert on_pool["backend"]["name"] == "local"
+    strip = ("wall_seconds",)
+    assert [{k: v for k, v in c.items() if k not in strip} for c in on_cluster["candidates"]] == \
+        [{k: v for k, v in c.items() if k not in strip} for c in on_pool["candidates"]]
