@@ -24,6 +24,7 @@ from boiler.sizing import (
     SimTask,
     candidate_config,
     expand,
+    load_sizing,
     parse_sizing,
     plan,
     reference_of,
@@ -309,3 +310,12 @@ def test_task_keys_follow_the_config(tmp_path: Path) -> None:
     d = plan("x", cfg, parse_sizing({"period": {"days": 1}, "store_volume_l": [2999]}, "t")).tasks[0]
     assert len({a.key, b.key, c.key, d.key}) == 4
     assert plan("y", cfg, parse_sizing({"period": {"days": 1}}, "t")).tasks[0].key == a.key
+
+
+def test_the_documented_example_files_load() -> None:
+    docs = Path(__file__).parents[2] / "docs" / "examples"
+    spec = load_sizing(docs / "sizing.yaml")
+    assert len(expand(spec, scenarios.load("residence-48"))) == 5 * 3 * 2
+    studies = load_portfolio(docs / "sites.yaml").studies
+    assert [s.site for s in studies] == ["montlucon-48", "vichy-30", "moulins-86", "preheat-site"]
+    assert {c.count for c in studies[2].candidates} == {2, 3, 4}
