@@ -76,14 +76,13 @@ def main() -> None:
     for label, wall, workers, load in rows:
         print(f"| {label} | {wall:.1f} s | {years / wall * 3600:,.0f} | {wall * workers / years:,.1f} | "
               f"{base / (wall * workers):.0%} | {load} |")
-    per_year_core_s = rows[1][1] * rows[1][2] / years
     study = args.portfolio_buildings * args.candidates_per_building
-    hours = study * per_year_core_s / args.cluster_cores / 3600
-    print(f"\nAt the 2-worker pool's {per_year_core_s:.1f} core-seconds per candidate-year, a "
-          f"{args.portfolio_buildings:,}-building portfolio × {args.candidates_per_building} candidates "
-          f"({study:,} candidate-years) takes ≈ {hours:.1f} h on {args.cluster_cores} cores, if the cluster's "
-          "cores are as fast as these and as efficiently used.")
-
+    print(f"\nA {args.portfolio_buildings:,}-building portfolio × {args.candidates_per_building} candidates = "
+          f"{study:,} candidate-years on {args.cluster_cores} cores, if those cores are as fast as these:")
+    for label, wall, workers, _ in rows[:2]:
+        core_s = wall * workers / years
+        print(f"- at the {label}'s {core_s:.1f} core-seconds per candidate-year: "
+              f"≈ {study * core_s / args.cluster_cores / 3600:.1f} h")
 
 if __name__ == "__main__":
     main()

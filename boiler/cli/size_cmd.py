@@ -87,16 +87,18 @@ def size(
     cli = _cli_sizing(models, counts, volumes, layouts, strategies, days, start, seed)
     try:
         if portfolio is not None:
-            if cli.get("miners") == "building":
-                raise _fail("with --portfolio, --counts needs --models")
+            if cli.get("miners") == "building" or any(m["counts"] == "building" for m in cli.get("miners", [])):
+                raise _fail("with --portfolio, give --models and --counts together")
             studies = load_portfolio(portfolio, cli).studies
             title = portfolio.stem
         else:
             assert config is not None
             building = load_config(config)
-            if cli.get("miners") == "building":
-                ref = reference_of(building)
-                cli["miners"] = [{"model": ref.model, "counts": cli.pop("_counts")}]
+            if cli.get("miners") == "building":  # --counts alone: the building's model
+                cli["miners"] = [{"model": reference_of(building).model, "counts": cli.pop("_counts")}]
+            for option in cli.get("miners", []):  # --models alone: the building's count
+                if option["counts"] == "building":
+                    option["counts"] = [reference_of(building).count]
             cli.pop("_counts", None)
             base = read_yaml(sizing) if sizing is not None else {}
             if sizing is not None and not isinstance(base, dict):
@@ -135,7 +137,7 @@ def _cli_sizing(models: str | None, counts: str | None, volumes: str | None, lay
     model_list = _split("--models", models, str)
     count_list = _split("--counts", counts, int)
     if model_list is not None:
-        cli["miners"] = [{"model": m, "counts": count_list or [1]} for m in model_list]
+        cli["miners"] = [{"model": m, "counts": count_list or "building"} for m in model_list]
     elif count_list is not None:
         cli["miners"] = "building"  # the building's model, resolved once it is loaded
         cli["_counts"] = count_list
