@@ -4,6 +4,9 @@ resumes an interrupted run, bad sizing files exit 2 naming the field, the portfo
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+import signal
 from collections.abc import Sequence
 from datetime import date
 from itertools import pairwise
@@ -319,3 +322,41 @@ def test_the_documented_example_files_load() -> None:
     studies = load_portfolio(docs / "sites.yaml").studies
     assert [s.site for s in studies] == ["montlucon-48", "vichy-30", "moulins-86", "preheat-site"]
     assert {c.count for c in studies[2].candidates} == {2, 3, 4}
+
+
+class _KillAPoolWorker:
+    """The real local pool, one of its worker processes killed (SIGKILL) when the first result is in."""
+
+    name = "local"
+    workers = 2
+
+    def __init__(self) -> None:
+        self.pool = LocalPool(2)
+        self.killed: int | None = None
+
+    def run(self, tasks: Sequence[SimTask], on_result, on_error) -> None:  # type: ignore[no-untyped-def]
+        def kill_then_store(task: SimTask, record: dict[str, Any]) -> None:
+            if self.killed is None:
+                victim = next(p for p in multiprocessing.active_children() if p.pid != record["pid"])
+                self.killed = victim.pid
+                os.kill(victim.pid, signal.SIGKILL)  # type: ignore[arg-type]
+            on_result(task, record)
+
+        self.pool.run(tasks, kill_then_store, on_error)
+
+
+@pytest.mark.slow  # ≈ 11 s on the shared 2-core machine
+def test_a_killed_local_worker_loses_no_candidate(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    cfg = scenarios.load("residence-48")
+    spec = parse_sizing({"miners": [{"model": "s21-hyd", "counts": [1, 2, 3, 4]}], "store_volume_l": [2000, 3000],
+                         "period": {"days": 2}}, "test")
+    tasks = plan("residence-48", cfg, spec).tasks
+    backend = _KillAPoolWorker()
+    with caplog.at_level("WARNING", logger="boiler.sizing"):
+        outcome = run_tasks(tasks, backend, ResultCache(tmp_path))
+    assert backend.killed is not None
+    assert "pool_broken" in caplog.text  # the kill really broke the pool with candidates pending
+    assert not outcome.failed and sorted(outcome.records) == sorted(t.key for t in tasks)
+    calm = run_tasks(tasks, _Counting())
+    assert {k: _figures(r["summary"]) for k, r in outcome.records.items()} == \
+        {k: _figures(r["summary"]) for k, r in calm.records.items()}
