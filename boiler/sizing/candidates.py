@@ -7,7 +7,8 @@ Other candidates change only what they vary:
 * miners: `count` miners of `model`, named `<model>-<n>`;
 * the store the miners charge is scaled to the candidate's volume at the same shape: height × (V/V₀)^⅓,
   jacket loss coefficient × (V/V₀)^⅔ (loss goes with the surface), same nodes, sensors, initial profile;
-* layout `single`: one store, the gas coil in its top third (the building's coil zone if it has one);
+* layout `single`: one store, the gas coil in its top third (the building's own store and coil if it has
+  one; from a pre-heat building, its pre-heat tank starting as warm as its finishing tank);
   layout `preheat`: the miners charge a pre-heat tank, the gas finishes in a finishing tank downstream
   (the building's, or one of `finishing_volume_l` shaped as `residence-48-preheat`'s);
 * strategy: `control.strategy`.
@@ -90,9 +91,14 @@ def _tanks(cfg: PlantConfig, cand: Candidate, finishing_volume_l: float) -> tupl
     """The candidate's tanks (as config dicts), the tank the miners charge and the one with the gas coil."""
     charge = cfg.charge_tank
     if cand.layout == "single":
-        coil = cfg.gas_tank.gas_coil if layout_of(cfg) == "single" else None
-        store = _scaled(charge, cand.store_volume_l, role="finishing",
-                        gas_coil=coil or GasCoilConfig(bottom=0.67, top=1.0, sensor_height=0.75))
+        if layout_of(cfg) == "single":  # only the charged store changes; any other tank stays as it is
+            tanks = [_scaled(t, cand.store_volume_l) if t.name == charge.name else t for t in cfg.tanks]
+            return [t.model_dump() for t in tanks], charge.name, cfg.gas_tank.name
+        else:  # the pre-heat tank becomes the store: gas coil in its top third, as warm as the finishing tank
+            warm = cfg.finishing_tank.initial_c
+            store = _scaled(charge, cand.store_volume_l, role="finishing",
+                            gas_coil=GasCoilConfig(bottom=0.67, top=1.0, sensor_height=0.75),
+                            initial_c=max(warm) if isinstance(warm, list) else warm)
         return [store.model_dump()], store.name, store.name
     preheat = _scaled(charge, cand.store_volume_l, role="preheat", gas_coil=None)
     if layout_of(cfg) == "preheat":
