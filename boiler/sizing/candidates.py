@@ -94,11 +94,11 @@ def _tanks(cfg: PlantConfig, cand: Candidate, finishing_volume_l: float) -> tupl
         if layout_of(cfg) == "single":  # only the charged store changes; any other tank stays as it is
             tanks = [_scaled(t, cand.store_volume_l) if t.name == charge.name else t for t in cfg.tanks]
             return [t.model_dump() for t in tanks], charge.name, cfg.gas_tank.name
-        else:  # the pre-heat tank becomes the store: gas coil in its top third, as warm as the finishing tank
-            warm = cfg.finishing_tank.initial_c
-            store = _scaled(charge, cand.store_volume_l, role="finishing",
-                            gas_coil=GasCoilConfig(bottom=0.67, top=1.0, sensor_height=0.75),
-                            initial_c=max(warm) if isinstance(warm, list) else warm)
+        # the pre-heat tank becomes the store: gas coil in its top third, as warm as the finishing tank
+        warm = cfg.finishing_tank.initial_c
+        store = _scaled(charge, cand.store_volume_l, role="finishing",
+                        gas_coil=GasCoilConfig(bottom=0.67, top=1.0, sensor_height=0.75),
+                        initial_c=max(warm) if isinstance(warm, list) else warm)
         return [store.model_dump()], store.name, store.name
     preheat = _scaled(charge, cand.store_volume_l, role="preheat", gas_coil=None)
     if layout_of(cfg) == "preheat":
