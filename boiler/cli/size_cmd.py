@@ -54,6 +54,9 @@ def size(
     days: Annotated[float | None, typer.Option("--days", help="Simulated days per candidate (default a year).")]
     = None,
     start: Annotated[str | None, typer.Option("--start", help="First day, YYYY-MM-DD.")] = None,
+    weeks: Annotated[str | None, typer.Option(
+        "--weeks", help="Representative weeks instead of a period: 'seasons' (4) or first days, comma-separated."
+    )] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed of the draws, the same for every candidate.")]
     = None,
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="Local processes (default: the cores).")]
@@ -84,7 +87,7 @@ def size(
     for path in (json_path, csv_path):
         if path is not None and not path.parent.exists():
             raise _fail(f"cannot write {path}: folder {path.parent} does not exist")
-    cli = _cli_sizing(models, counts, volumes, layouts, strategies, days, start, seed)
+    cli = _cli_sizing(models, counts, volumes, layouts, strategies, days, start, seed, weeks)
     try:
         if portfolio is not None:
             if cli.get("miners") == "building" or any(m["counts"] == "building" for m in cli.get("miners", [])):
@@ -131,8 +134,11 @@ def size(
 
 
 def _cli_sizing(models: str | None, counts: str | None, volumes: str | None, layouts: str | None,
-                strategies: str | None, days: float | None, start: str | None, seed: int | None) -> dict[str, Any]:
+                strategies: str | None, days: float | None, start: str | None, seed: int | None,
+                weeks: str | None) -> dict[str, Any]:
     """The command line's options as a sizing-file mapping (they override the file's)."""
+    from boiler.sizing.weeks import SEASON_WEEKS
+
     cli: dict[str, Any] = {}
     model_list = _split("--models", models, str)
     count_list = _split("--counts", counts, int)
@@ -155,6 +161,14 @@ def _cli_sizing(models: str | None, counts: str | None, volumes: str | None, lay
             period["start"] = date.fromisoformat(start)
         except ValueError as exc:
             raise _fail(f"--start {start!r} is not a date in YYYY-MM-DD form") from exc
+    if weeks is not None:
+        if weeks.strip() == "seasons":
+            period["representative_weeks"] = list(SEASON_WEEKS)
+        else:
+            try:
+                period["representative_weeks"] = [date.fromisoformat(d) for d in _split("--weeks", weeks, str) or []]
+            except ValueError as exc:
+                raise _fail(f"--weeks {weeks!r}: 'seasons' or first days as YYYY-MM-DD, comma-separated") from exc
     if period:
         cli["period"] = period
     if seed is not None:
@@ -201,7 +215,7 @@ def _run(tasks: list, backend: Any, cache_dir: Path | None, quiet: bool) -> Any:
         for path in cache.unreadable:
             _err.print(f"[yellow]warning:[/yellow] cached result {path} could not be used; simulated again")
     if not quiet:
-        _err.print(f"{len(tasks)} candidate(s): {outcome.cached} from the cache, {outcome.computed} simulated "
+        _err.print(f"{len(tasks)} simulation(s): {outcome.cached} from the cache, {outcome.computed} simulated "
                    f"({backend.name}, {backend.workers} worker(s)), {len(outcome.failed)} failed")
     return outcome
 
@@ -211,7 +225,12 @@ def _warn(studies: list) -> None:
     if examples:
         _err.print(f"[yellow]warning:[/yellow] capital uses EXAMPLE figures for {', '.join(examples)}: not quotes; "
                    "put real prices in the sizing file's `capital:` (sources in --json, docs/sizing.md)")
-    short = sorted({s.spec.period.days for s in studies if s.spec.period.days != 365})
+    weekly = sorted({len(s.spec.period.representative_weeks) for s in studies if s.spec.period.representative_weeks})
+    if weekly:
+        _err.print(f"[yellow]warning:[/yellow] figures per year are scaled from {', '.join(map(str, weekly))} "
+                   "representative week(s), not a year (their error against full years: docs/sizing.md)")
+    short = sorted({s.spec.period.days for s in studies
+                    if s.spec.period.days != 365 and not s.spec.period.representative_weeks})
     if short:
         _err.print(f"[yellow]warning:[/yellow] figures per year are scaled from {', '.join(f'{d:g}' for d in short)} "
                    "simulated day(s), not a year")
@@ -222,7 +241,9 @@ def _meta(studies: list, outcome: Any, backend: Any) -> dict[str, Any]:
 
     spec = studies[0].spec
     return {
-        "period": {"days": spec.period.days, "start": spec.period.start.isoformat()}, "seed": spec.seed,
+        "period": {"simulated_days": spec.period.simulated_days,
+                   "windows": [{"start": d.isoformat(), "days": n} for d, n in spec.period.windows()]},
+        "seed": spec.seed,
         "finance": spec.finance.model_dump(), "capital": spec.capital.model_dump(),
         "capital_examples_used": {k: EXAMPLE_SOURCES[k] for k in spec.capital.examples_used()},
         "backend": {"name": backend.name, "workers": backend.workers},
@@ -247,9 +268,12 @@ def _building_output(study: Any, rows: list, outcome: Any, backend: Any, title: 
             _err.print(f"wrote {path}")
     if not quiet:
         spec = study.spec
-        _out.print(ranked_table(order, f"{title}: {len(order)} candidate(s), {spec.period.days:g} days from "
-                                       f"{spec.period.start}, seed {spec.seed}; NPV over {spec.finance.life_years} "
-                                       f"years at {100 * spec.finance.discount_rate:g} %", top))
+        period = spec.period
+        span = (f"{len(period.representative_weeks)} representative weeks" if period.representative_weeks
+                else f"{period.days:g} days from {period.start}")
+        _out.print(ranked_table(order, f"{title}: {len(order)} candidate(s), {span}, seed {spec.seed}; NPV over "
+                                       f"{spec.finance.life_years} years at {100 * spec.finance.discount_rate:g} %",
+                                top))
     if not any(r.feasible for r in order):
         _err.print("[red]no candidate is feasible[/red] (each one drew water below the setpoint or broke hygiene)")
         return 1

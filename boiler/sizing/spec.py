@@ -18,6 +18,7 @@ from boiler.config import format_validation_error
 from boiler.control.registry import REGISTRY
 from boiler.site_time import DEFAULT_START
 from boiler.sizing.capital import CapitalCosts
+from boiler.sizing.weeks import WEEK_DAYS
 from miners.catalogue import CATALOGUE
 
 Layout = Literal["single", "preheat"]
@@ -59,6 +60,28 @@ class MinerOption(_Strict):
 class PeriodSpec(_Strict):
     days: float = Field(365.0, gt=0, le=3660, description="Simulated days of each candidate (a year by default).")
     start: date = Field(DEFAULT_START, description="First day, local midnight.")
+    representative_weeks: list[date] | None = Field(
+        None, min_length=1, max_length=52,
+        description="Instead of `days` from `start`: these weeks (7 days from each date), their sum scaled to "
+        "a year. Faster, less exact (docs/sizing.md gives the error against full years).",
+    )
+
+    @field_validator("representative_weeks")
+    @classmethod
+    def _distinct(cls, v: list[date] | None) -> list[date] | None:
+        if v is not None and len(set(v)) != len(v):
+            raise ValueError(f"representative weeks repeat: {[d.isoformat() for d in v]}")
+        return v
+
+    def windows(self) -> list[tuple[date, float]]:
+        """The simulations of one candidate: (first day, days)."""
+        if self.representative_weeks is None:
+            return [(self.start, self.days)]
+        return [(d, WEEK_DAYS) for d in self.representative_weeks]
+
+    @property
+    def simulated_days(self) -> float:
+        return sum(days for _, days in self.windows())
 
 
 class FinanceSpec(_Strict):

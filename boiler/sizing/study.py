@@ -10,6 +10,7 @@ from boiler.sizing.engine import RunOutcome
 from boiler.sizing.score import Scored, score
 from boiler.sizing.spec import SizingSpec
 from boiler.sizing.task import SimTask, make_task
+from boiler.sizing.weeks import combine
 
 
 @dataclass(frozen=True)
@@ -18,17 +19,23 @@ class SiteStudy:
     spec: SizingSpec
     candidates: list[Candidate]
     configs: list[PlantConfig]
-    tasks: list[SimTask]
+    #: Each candidate's simulations: one for a period, one per representative week.
+    candidate_tasks: list[list[SimTask]]
     reference: Candidate | None
 
+    @property
+    def tasks(self) -> list[SimTask]:
+        return [t for tasks in self.candidate_tasks for t in tasks]
+
     def scores(self, outcome: RunOutcome) -> list[Scored]:
-        """Scores of the candidates that ran (failed ones are in `outcome.failed`)."""
+        """Scores of the candidates whose simulations all ran (failed ones are in `outcome.failed`)."""
         out = []
-        for cand, cfg, task in zip(self.candidates, self.configs, self.tasks, strict=True):
-            record = outcome.records.get(task.key)
-            if record is None:
+        for cand, cfg, tasks in zip(self.candidates, self.configs, self.candidate_tasks, strict=True):
+            records = [outcome.records.get(t.key) for t in tasks]
+            if any(r is None for r in records):
                 continue
-            out.append(score(self.site, task.key, cand, record["summary"], [t.volume_l for t in cfg.tanks],
+            summary = combine([r["summary"] for r in records if r is not None])
+            out.append(score(self.site, tasks[0].key, cand, summary, [t.volume_l for t in cfg.tanks],
                              self.spec.capital, self.spec.finance, reference=cand == self.reference))
         return out
 
@@ -36,6 +43,6 @@ class SiteStudy:
 def plan(site: str, building: PlantConfig, spec: SizingSpec) -> SiteStudy:
     candidates = expand(spec, building)
     configs = [candidate_config(building, c, spec.finishing_volume_l) for c in candidates]
-    period = spec.period
-    tasks = [make_task(cfg, period.days, period.start, spec.seed, site) for cfg in configs]
+    windows = spec.period.windows()
+    tasks = [[make_task(cfg, days, start, spec.seed, site) for start, days in windows] for cfg in configs]
     return SiteStudy(site, spec, candidates, configs, tasks, reference_of_or_none(building))

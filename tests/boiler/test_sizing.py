@@ -25,6 +25,7 @@ from boiler.sizing import (
     LocalPool,
     ResultCache,
     SimTask,
+    SizingError,
     candidate_config,
     expand,
     load_sizing,
@@ -360,3 +361,30 @@ def test_a_killed_local_worker_loses_no_candidate(tmp_path: Path, caplog: pytest
     calm = run_tasks(tasks, _Counting())
     assert {k: _figures(r["summary"]) for k, r in outcome.records.items()} == \
         {k: _figures(r["summary"]) for k, r in calm.records.items()}
+
+
+def test_representative_weeks_add_up_as_one_run(tmp_path: Path) -> None:
+    cfg = scenarios.load("residence-48")
+    weeks = [date(2026, 1, 5), date(2026, 7, 6)]
+    spec = parse_sizing({"miners": [{"model": "s21-hyd", "counts": [1, 2]}],
+                         "period": {"representative_weeks": weeks}}, "test")
+    study = plan("r", cfg, spec)
+    assert [len(t) for t in study.candidate_tasks] == [2, 2] and len({t.key for t in study.tasks}) == 4
+    assert [(t.start, t.days) for t in study.candidate_tasks[0]] == [("2026-01-05", 7.0), ("2026-07-06", 7.0)]
+    outcome = run_tasks(study.tasks, _Counting())
+    rows = {r.count: r for r in study.scores(outcome)}
+    for cand, tasks in zip(study.candidates, study.candidate_tasks, strict=True):
+        parts = [outcome.records[t.key]["summary"] for t in tasks]
+        row = rows[cand.count]
+        assert row.annualised_from_days == 14.0
+        assert row.net_cost_eur_per_year == pytest.approx(sum(p["net_cost_eur"] for p in parts) * 365 / 14)
+        assert row.savings_eur_per_year == pytest.approx(sum(p["savings_eur"] for p in parts) * 365 / 14)
+        heat = [(p["heat_from_miners_kwh"], p["heat_from_gas_kwh"]) for p in parts]
+        assert row.miner_heat_share == pytest.approx(sum(m for m, _ in heat) / sum(m + g for m, g in heat))
+        assert row.min_outlet_temp_c == min(p["min_outlet_temp_c"] for p in parts)
+        assert row.feasible is all(p["dhw_volume_below_setpoint_l"] == 0 and p["legionella_compliant"] for p in parts)
+    # a summer week and a winter week are not the same week: the weeks really differ
+    first = [outcome.records[t.key]["summary"]["dhw_heat_kwh"] for t in study.candidate_tasks[0]]
+    assert first[0] > first[1]
+    with pytest.raises(SizingError, match=r"period\.representative_weeks"):
+        parse_sizing({"period": {"representative_weeks": []}}, "test")
