@@ -297,9 +297,9 @@ def _portfolio_output(studies: list, scored: dict, outcome: Any, backend: Any, t
     if csv_path is not None:
         write_csv(csv_path, every)
     if plots is not None:
-        from boiler.sizing.plots import write_plots
+        from boiler.sizing.plots import write_portfolio_plots
 
-        for path in write_plots([b.best for b in bests if b.best is not None], plots, f"{title} (best per site)"):
+        for path in write_portfolio_plots([b.best for b in bests if b.best is not None], plots, title):
             _err.print(f"wrote {path}")
     if not quiet:
         t = Table(title=f"{title}: best feasible candidate per site, soonest payback first", header_style="bold")

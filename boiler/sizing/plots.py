@@ -139,3 +139,36 @@ def write_plots(rows: list[Scored], folder: Path, title: str) -> list[Path]:
     plot_pareto(rows, paths[1], f"{title}: savings against capital")
     plot_heatmap(rows, paths[2], f"{title}: NPV over miners × store volume")
     return paths
+
+
+def plot_site_paybacks(rows: list[Scored], path: Path, title: str) -> None:
+    """One bar per site: the payback of its best candidate, labelled with the candidate."""
+    order = sorted(rows, key=lambda r: (r.payback_years is None, r.payback_years or 0.0))
+    fig, ax = plt.subplots(figsize=(10, 1.2 + 0.45 * max(1, len(order))))
+    y = np.arange(len(order))
+    years = [r.payback_years if r.payback_years is not None else 0.0 for r in order]
+    colours = ["tab:green" if r.npv_eur > 0 else "tab:orange" for r in order]
+    ax.barh(y, years, color=colours)
+    for i, r in enumerate(order):
+        text = (f"{r.payback_years:.1f} y · {_short(r)} · NPV {r.npv_eur / 1000:,.0f} k€" if r.payback_years is not None
+                else f"never pays back · {_short(r)}")
+        ax.text(years[i] + 0.1, i, text, va="center", fontsize=8)
+    ax.set_yticks(y, [r.site for r in order])
+    ax.invert_yaxis()
+    ax.set_xlabel("simple payback of the site's best feasible candidate, years (green: NPV > 0)")
+    ax.set_xlim(0, max([*years, 1.0]) * 1.9)
+    ax.set_title(title)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_portfolio_plots(best: list[Scored], folder: Path, title: str) -> list[Path]:
+    """Each site's best candidate: paybacks by site, and net cost and savings against capital."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / "paybacks.png", folder / "cost-vs-capital.png", folder / "pareto.png"]
+    plot_site_paybacks(best, paths[0], f"{title}: payback by site")
+    plot_cost_vs_capital(best, paths[1], f"{title}: each site's best, net cost against capital")
+    plot_pareto(best, paths[2], f"{title}: each site's best, savings against capital")
+    return paths
