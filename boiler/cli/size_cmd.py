@@ -115,9 +115,11 @@ def size(
 
     backend = _backend(scheduler, workers)
     tasks = [t for s in studies for t in s.tasks]
-    outcome = _run(tasks, backend, None if no_cache else cache, quiet)
-    if scheduler is not None:
-        backend.close()  # type: ignore[attr-defined]
+    try:
+        outcome = _run(tasks, backend, None if no_cache else cache, quiet)
+    finally:
+        if scheduler is not None:
+            backend.close()
     scored = {s.site: s.scores(outcome) for s in studies}
     _warn(studies)
     if portfolio is not None:

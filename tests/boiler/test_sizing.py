@@ -388,3 +388,12 @@ def test_representative_weeks_add_up_as_one_run(tmp_path: Path) -> None:
     assert first[0] > first[1]
     with pytest.raises(SizingError, match=r"period\.representative_weeks"):
         parse_sizing({"period": {"representative_weeks": []}}, "test")
+
+
+def test_models_alone_try_the_buildings_count(tmp_path: Path) -> None:
+    code, output, sized = _size(tmp_path, "-c", str(RESIDENCE), "--models", "s21plus-hyd", "--days", "1",
+                                "--workers", "1", "--csv", str(tmp_path / "size.csv"))
+    assert code == 0, output
+    assert sized is not None and [(c["model"], c["count"]) for c in sized["candidates"]] == [("s21plus-hyd", 2)]
+    lines = (tmp_path / "size.csv").read_text().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("site,key,label,model,count")
