@@ -173,8 +173,10 @@ def test_an_interrupted_run_resumes_from_the_cache(tmp_path: Path) -> None:
     stamps = {p: p.stat().st_mtime_ns for p in cache.folder.glob("*.json")}
 
     second = _Counting()
-    outcome = run_tasks(study.tasks, second, cache)
+    calls: list[tuple[int, int]] = []
+    outcome = run_tasks(study.tasks, second, cache, progress=lambda done, todo: calls.append((done, todo)))
     assert outcome.cached == 2 and outcome.computed == 4 and not outcome.failed
+    assert calls == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)]  # the bar counts what needs simulating
     assert set(second.ran).isdisjoint(stored)  # nothing finished was simulated again
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
     assert len(outcome.records) == 6
