@@ -399,3 +399,16 @@ def test_models_alone_try_the_buildings_count(tmp_path: Path) -> None:
     assert sized is not None and [(c["model"], c["count"]) for c in sized["candidates"]] == [("s21plus-hyd", 2)]
     lines = (tmp_path / "size.csv").read_text().splitlines()
     assert len(lines) == 2 and lines[0].startswith("site,key,label,model,count")
+
+
+def test_a_result_from_other_code_is_refused(tmp_path: Path) -> None:
+    class OtherCode(_Counting):
+        def run(self, tasks, on_result, on_error) -> None:  # type: ignore[no-untyped-def]
+            for task in tasks:
+                on_result(task, {**run_task(task), "code": "0123456789abcdef", "host": "w1", "pid": 42})
+
+    study = plan("r", scenarios.load("residence-48"), parse_sizing({"period": {"days": 1}}, "test"))
+    cache = ResultCache(tmp_path)
+    outcome = run_tasks(study.tasks, OtherCode(), cache)
+    assert not outcome.records and "w1:42 runs other code" in outcome.failed[study.tasks[0].key]
+    assert not list(tmp_path.glob("*.json"))  # nothing from other code enters the cache
