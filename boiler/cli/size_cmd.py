@@ -122,6 +122,10 @@ def size(
             backend.close()
     scored = {s.site: s.scores(outcome) for s in studies}
     _warn(studies)
+    for rows in scored.values():
+        for row in rows:
+            if row.warnings:
+                _err.print(f"[yellow]warning:[/yellow] {row.site} {row.label}: {row.warnings}", highlight=False)
     if portfolio is not None:
         code = _portfolio_output(studies, scored, outcome, backend, title, json_path, csv_path, plots, top, quiet)
     else:

@@ -53,6 +53,8 @@ class Scored:
     annualised_from_days: float
     seed: int
     wall_seconds: float
+    #: What degraded during the candidate's run (the summary's `warnings`), joined with "; ".
+    warnings: str
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,6 +95,7 @@ def score(site: str, key: str, cand: Candidate, summary: dict[str, Any], tank_vo
                         miner_life_years=finance.miner_life_years),
         life_years=finance.life_years, discount_rate=finance.discount_rate,
         annualised_from_days=days, seed=int(summary["seed"]), wall_seconds=float(summary["wall_seconds"]),
+        warnings="; ".join(summary.get("warnings") or []),
     )
 
 
