@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from boiler.cli import check_cmd, dashboards_cmd, emulate, miners_cmd, report_cmd, service_cmd, simulate
+from boiler.cli import check_cmd, dashboards_cmd, emulate, miners_cmd, report_cmd, service_cmd, simulate, size_cmd
 
 app = typer.Typer(
     name="boiler",
@@ -16,7 +16,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (simulate, service_cmd, check_cmd, emulate, miners_cmd, report_cmd, dashboards_cmd):
+for module in (simulate, service_cmd, check_cmd, emulate, miners_cmd, report_cmd, dashboards_cmd, size_cmd):
     module.register(app)
 
 DISTRIBUTION = "mining-boiler"
