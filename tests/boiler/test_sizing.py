@@ -209,9 +209,9 @@ def test_an_unreadable_cache_record_is_simulated_again_and_said(tmp_path: Path) 
 
 
 @pytest.mark.parametrize(("sizing", "path", "shown"), [
-    ({"miners": [{"model": "s21-hyd", "counts": []}]}, "miners.0.counts", "[]"),
+    ({"miners": [{"model": "s21-hyd", "counts": []}]}, "miners.0.counts", "a list of 0 item(s)"),
     ({"miners": [{"model": "s99-imaginary", "counts": [1]}]}, "miners.0.model", "s99-imaginary"),
-    ({"store_volume_l": []}, "store_volume_l", "[]"),
+    ({"store_volume_l": []}, "store_volume_l", "a list of 0 item(s)"),
     ({"layout": ["single", "attic"]}, "layout.1", "attic"),
     ({"strategy": ["psychic"]}, "strategy", "psychic"),
     ({"capital": {"store_eur_per_l": -2}}, "capital.store_eur_per_l", "-2"),
