@@ -41,8 +41,12 @@ class RecirculationLoop:
         return self.flow_lpm / 60.0
 
     def state(self, supply_c: float) -> LoopState:
-        ret = self.ambient_c + (supply_c - self.ambient_c) * self._kept
+        ret = self.return_c(supply_c)
         return LoopState(return_c=ret, loss_w=self._c_w_per_k * (supply_c - ret))
+
+    def return_c(self, supply_c: float) -> float:
+        """The return temperature alone (the simulator's hot path)."""
+        return self.ambient_c + (supply_c - self.ambient_c) * self._kept
 
     @staticmethod
     def sized(loss_w: float, supply_c: float, drop_k: float, ambient_c: float = 20.0) -> RecirculationLoop:

@@ -135,7 +135,9 @@ class StratifiedTank:
         self.out_q = np.zeros(MAX_PORTS)
         self.out_mean_c = np.zeros(MAX_PORTS)
         self.heat_w = np.zeros(n)
-        self._heat_k = np.zeros(n)
+        self._heat_k_per_w = 0.0
+        #: The kernel leaves the profile monotone (warmest on top): the coldest node is the bottom one.
+        self._monotone = bool(np.all(np.diff(self.temps_c) <= 0.0))
 
     def _prepare(self, dt_s: float) -> None:
         cap = self.node_capacity_j_per_k
@@ -144,6 +146,7 @@ class StratifiedTank:
         # Explicit conduction is stable while g ≤ 1/2; sub-step otherwise (only for very fine grids).
         self._conduction_reps = max(1, math.ceil(g / 0.45))
         self._conduction_g = g / self._conduction_reps
+        self._heat_k_per_w = dt_s / cap
         self._cached_dt_s = dt_s
 
     # -- state -----------------------------------------------------------------------------
@@ -157,6 +160,8 @@ class StratifiedTank:
 
     @property
     def coldest_c(self) -> float:
+        if self._monotone:  # after any step: the kernel mixes inversions away
+            return float(self.temps_c[-1])
         return float(self.temps_c.min())
 
     def energy_j(self, reference_c: float = 0.0) -> float:
@@ -209,13 +214,12 @@ class StratifiedTank:
         """
         if dt_s != self._cached_dt_s:
             self._prepare(dt_s)
-        self._heat_k[:] = self.heat_w
-        self._heat_k *= dt_s / self.node_capacity_j_per_k
         drop_k, substeps = _kernel.advance(
             self.temps_c, dt_s, ambient_c, self.in_node, self.in_q, self.in_t, n_in, self.out_node, self.out_q,
-            n_out, self._heat_k, self._decay, self._conduction_g, self._conduction_reps, self.node_volume_l,
-            self.out_mean_c,
+            n_out, self.heat_w, self._heat_k_per_w, self._decay, self._conduction_g, self._conduction_reps,
+            self.node_volume_l, self.out_mean_c,
         )
+        self._monotone = True
         return drop_k * self.node_capacity_j_per_k, substeps
 
 

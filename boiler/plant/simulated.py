@@ -40,6 +40,8 @@ class _TankUnit:
         self.tank = StratifiedTank(self.params, cfg.initial_c)
         self.bottom = cfg.nodes - 1
         self.sensor_nodes = {s.name: self.params.node_at_height(s.height) for s in cfg.sensors}
+        #: ("tank.sensor", node) pairs, built once (the sensors are read every tick).
+        self.sensor_keys = tuple((f"{cfg.name}.{name}", node) for name, node in self.sensor_nodes.items())
         coil = cfg.gas_coil
         if coil is not None:
             top = self.params.node_at_height(coil.top)
@@ -113,7 +115,8 @@ class SimulatedPlant:
         self.commands = Commands(miner_limits_w={}, charge_pump=True, gas_enable=self.gas is not None,
                                  gas_setpoint_c=self.setpoint_c + 2.0, destratify=False, dry_cooler=False,
                                  reason="start")
-        self.loop_return_c = self.loop.state(self.outlet_c).return_c if self.loop else math.nan
+        self.loop_return_c = self.loop.return_c(self.outlet_c) if self.loop else math.nan
+        self._has_miners = bool(self.miners)
         self.coolant_out_c = self.coolant.inlet_c
         self.gas_power_w = 0.0
 
@@ -131,15 +134,16 @@ class SimulatedPlant:
         return sum(u.tank.energy_j() for u in self.units)
 
     def sensor_values(self) -> dict[str, float]:
-        """True temperature at every configured sensor, keyed "tank.sensor"."""
+        """True temperature at every configured sensor, keyed "tank.sensor" (plain floats)."""
         out: dict[str, float] = {}
         for u in self.units:
-            temps = u.tank.temps_c
-            for name, node in u.sensor_nodes.items():
-                out[f"{u.cfg.name}.{name}"] = temps[node]
+            temps = u.tank.temps_c.tolist()
+            for key, node in u.sensor_keys:
+                out[key] = temps[node]
         return out
 
     def store_min_c(self) -> dict[str, float]:
+        """Coldest node of each tank (the bottom one: the tank keeps its profile monotone)."""
         return {u.cfg.name: u.tank.coldest_c for u in self.units}
 
     def miner_readings(self) -> tuple[MinerReading, ...]:
@@ -178,9 +182,9 @@ class SimulatedPlant:
         dt = self.step_s
         k = self._k
         cmd = self.commands
-        f = EnergyFlows()
         cold_c = self._cold[k]
         last = self._last
+        cap_per_l = HEAT_CAPACITY_J_PER_L_K
 
         # Draw: the tap takes the heat asked for from the outlet, mixing down with cold water.
         outlet0 = last.tank.top_c
@@ -189,12 +193,18 @@ class SimulatedPlant:
         if demand_j > 0.0:
             use_c = self._draw_temp[k]
             lift_k = outlet0 - cold_c if outlet0 >= use_c else use_c - cold_c
-            q_draw = demand_j / (dt * HEAT_CAPACITY_J_PER_L_K * max(lift_k, 1.0))
-        loop_state = self.loop.state(outlet0) if self.loop else None
-        q_loop = self.loop.flow_l_per_s if self.loop else 0.0
+            q_draw = demand_j / (dt * cap_per_l * max(lift_k, 1.0))
+        loop = self.loop
+        if loop is not None:
+            loop_return_c = loop.return_c(outlet0)
+            q_loop = loop.flow_l_per_s
+        else:
+            loop_return_c = math.nan
+            q_loop = 0.0
 
         # Miners and the coolant loop.
-        inlet_c = self.coolant.inlet_c
+        coolant = self.coolant
+        inlet_c = coolant.inlet_c
         now = self.now_s
         p_elec = heat = hash_ths = 0.0
         for m in self.miners:
@@ -202,12 +212,17 @@ class SimulatedPlant:
             p_elec += o.power_w
             heat += o.heat_to_coolant_w
             hash_ths += o.hashrate_ths
-        dump_w = self._dump_w(inlet_c + (heat / self._c_hot if self._c_hot else 0.0)) if cmd.dry_cooler else 0.0
-        dump_w = min(dump_w, max(heat, 0.0) + self.coolant.capacity_j_per_k * max(inlet_c - self.ambient_c, 0) / dt)
+        c_hot = self._c_hot
+        rise_k = heat / c_hot if c_hot else 0.0
+        if cmd.dry_cooler:
+            dump_w = self._dump_w(inlet_c + rise_k)
+            dump_w = min(dump_w, max(heat, 0.0) + coolant.capacity_j_per_k * max(inlet_c - self.ambient_c, 0) / dt)
+        else:
+            dump_w = 0.0
         charge = self._charge
-        cs = self.coolant.step(dt, heat, self._c_hot, cmd.charge_pump and bool(self.miners), self._c_cold,
-                               charge.tank.bottom_c, dump_w)
-        self.coolant_out_c = cs.inlet_c + (heat / self._c_hot if self._c_hot else 0.0)
+        cs = coolant.step(dt, heat, c_hot, cmd.charge_pump and self._has_miners, self._c_cold,
+                          charge.tank.bottom_c, dump_w)
+        self.coolant_out_c = cs.inlet_c + rise_k
 
         # Gas boiler on its coil. The coil heats the water around its lowest turn, which rises
         # (buoyancy mixing spreads it through the zone above); it cannot heat past its flow temperature:
@@ -216,43 +231,45 @@ class SimulatedPlant:
         # Draws enter every tank at its base and leave at its top, so they pass the coil wherever it is,
         # arriving at the temperature below it; the loop's return may enter above the coil: not counted.
         gas_heat_w = 0.0
-        if self.gas is not None:
+        gas = self.gas
+        if gas is not None:
             gu = self._gas_unit
             temps = gu.tank.temps_c
-            gas_heat_w = self.gas.heat_w(now, cmd.gas_enable, cmd.gas_setpoint_c, float(temps[gu.aquastat_node]))
-            coil = gu.coil_node
-            if coil < gu.bottom:
-                arriving_c = float(temps[coil + 1])
-            else:  # the coil's lowest turn in the base: the water arrives from upstream (or the mains)
-                up = self._gas_upstream
-                arriving_c = up.tank.top_c if up is not None else cold_c
-            max_c = self.gas.max_flow_c
-            room_w = ((max_c - float(temps[coil])) * gu.tank.node_capacity_j_per_k / dt
-                      + q_draw * HEAT_CAPACITY_J_PER_L_K * max(max_c - arriving_c, 0.0))
-            gas_heat_w = max(0.0, min(gas_heat_w, room_w))
+            gas_heat_w = gas.heat_w(now, cmd.gas_enable, cmd.gas_setpoint_c, float(temps[gu.aquastat_node]))
+            if gas_heat_w > 0.0:
+                coil = gu.coil_node
+                if coil < gu.bottom:
+                    arriving_c = float(temps[coil + 1])
+                else:  # the coil's lowest turn in the base: the water arrives from upstream (or the mains)
+                    up = self._gas_upstream
+                    arriving_c = up.tank.top_c if up is not None else cold_c
+                max_c = gas.max_flow_c
+                room_w = ((max_c - float(temps[coil])) * gu.tank.node_capacity_j_per_k / dt
+                          + q_draw * cap_per_l * max(max_c - arriving_c, 0.0))
+                gas_heat_w = max(0.0, min(gas_heat_w, room_w))
         self.gas_power_w = gas_heat_w
 
         # Advance the tanks in flow order, filling each tank's port buffers (the hot path).
         water_in_c = cold_c
-        cap_per_l = HEAT_CAPACITY_J_PER_L_K
-        n_units = len(self.units)
-        for i, u in enumerate(self.units):
+        tank_loss_j = miner_heat_j = 0.0
+        exchanging = cs.exchanged_w != 0.0
+        for u in self.units:
             t = u.tank
-            is_last = i == n_units - 1
+            is_last = u is last
             n_in = n_out = 0
             charge_idx = -1
             if q_draw > 0:
                 t.in_node[0], t.in_q[0], t.in_t[0] = u.bottom, q_draw, water_in_c
                 n_in = 1
             top_out = q_draw
-            if is_last and loop_state is not None:
-                t.in_node[n_in], t.in_q[n_in], t.in_t[n_in] = self._loop_return_node, q_loop, loop_state.return_c
+            if is_last and loop is not None:
+                t.in_node[n_in], t.in_q[n_in], t.in_t[n_in] = self._loop_return_node, q_loop, loop_return_c
                 n_in += 1
                 top_out += q_loop
             if top_out > 0:
                 t.out_node[0], t.out_q[0] = 0, top_out
                 n_out = 1
-            if u is charge and cs.exchanged_w != 0.0:
+            if exchanging and u is charge:
                 q_c = self._q_charge_l_per_s
                 t.in_node[n_in], t.in_q[n_in], t.in_t[n_in] = self._charge_inlet, q_c, cs.secondary_out_c
                 t.out_node[n_out], t.out_q[n_out] = u.bottom, q_c
@@ -268,35 +285,32 @@ class SimulatedPlant:
                     n_out += 1
                 t.heat_w[u.coil_node] = gas_heat_w
             loss_j, _ = t.advance(dt, self.ambient_c, n_in, n_out)
-            f.tank_loss_j += loss_j
-            means = t.out_mean_c
-            if top_out > 0:
-                water_in_c = float(means[0])
-            if charge_idx >= 0:
-                back_c = float(means[charge_idx])
-                f.miner_heat_j = self._q_charge_l_per_s * dt * cap_per_l * (cs.secondary_out_c - back_c)
-            if is_last:
-                outlet_avg = water_in_c if top_out > 0 else t.top_c
-                f.outlet_c = outlet_avg
-                if q_draw > 0:
-                    vol = q_draw * dt
-                    f.dhw_volume_l = vol
-                    f.dhw_heat_j = vol * cap_per_l * (outlet_avg - cold_c)
-                    if outlet_avg < self.setpoint_c:
-                        f.dhw_volume_below_l = vol
-                if loop_state is not None:
-                    f.loop_loss_j = q_loop * dt * cap_per_l * (outlet_avg - loop_state.return_c)
-                    f.loop_return_c = loop_state.return_c
-        f.dhw_demand_j = demand_j
-        f.electricity_j = p_elec * dt
-        f.hash_ths_s = hash_ths * dt
-        f.gas_heat_j = gas_heat_w * dt
-        f.gas_fuel_j = self.gas.fuel_w(gas_heat_w) * dt if self.gas is not None else 0.0
-        f.dumped_j = cs.dumped_w * dt
-        f.gas_power_w = gas_heat_w
-        f.miner_power_w = p_elec
-        if loop_state is not None:
-            self.loop_return_c = loop_state.return_c
+            tank_loss_j += loss_j
+            if top_out > 0 or charge_idx >= 0:
+                means = t.out_mean_c.tolist()
+                if top_out > 0:
+                    water_in_c = means[0]
+                if charge_idx >= 0:
+                    back_c = means[charge_idx]
+                    miner_heat_j = self._q_charge_l_per_s * dt * cap_per_l * (cs.secondary_out_c - back_c)
+
+        # The outlet, the taps and the loop: the last tank's top.
+        f = EnergyFlows(tank_loss_j=tank_loss_j, miner_heat_j=miner_heat_j, dhw_demand_j=demand_j,
+                        electricity_j=p_elec * dt, hash_ths_s=hash_ths * dt, gas_heat_j=gas_heat_w * dt,
+                        gas_fuel_j=gas.fuel_w(gas_heat_w) * dt if gas is not None else 0.0,
+                        dumped_j=cs.dumped_w * dt, gas_power_w=gas_heat_w, miner_power_w=p_elec)
+        outlet_avg = water_in_c if q_draw + q_loop > 0 else last.tank.top_c
+        f.outlet_c = outlet_avg
+        if q_draw > 0:
+            vol = q_draw * dt
+            f.dhw_volume_l = vol
+            f.dhw_heat_j = vol * cap_per_l * (outlet_avg - cold_c)
+            if outlet_avg < self.setpoint_c:
+                f.dhw_volume_below_l = vol
+        if loop is not None:
+            f.loop_loss_j = q_loop * dt * cap_per_l * (outlet_avg - loop_return_c)
+            f.loop_return_c = loop_return_c
+            self.loop_return_c = loop_return_c
         self.now_s += dt
         self._k += 1
         return f
