@@ -165,6 +165,8 @@ class SimulatedPlant:
         self.commands = commands
         if not miners:
             return
+        if not commands.miner_limits_w:
+            return
         by_name = {m.name: m for m in self.miners}
         for name, limit in commands.miner_limits_w.items():
             miner = by_name[name]
