@@ -37,6 +37,11 @@ class RecirculationLoop:
         object.__setattr__(self, "_kept", math.exp(-self.ua_w_per_k / c) if c > 0 else 1.0)
 
     @property
+    def kept(self) -> float:
+        """exp(−UA/C): the share of the supply's excess over ambient that comes back."""
+        return self._kept
+
+    @property
     def flow_l_per_s(self) -> float:
         return self.flow_lpm / 60.0
 

@@ -139,6 +139,32 @@ class StratifiedTank:
         #: The kernel leaves the profile monotone (warmest on top): the coldest node is the bottom one.
         self._monotone = bool(np.all(np.diff(self.temps_c) <= 0.0))
 
+    def prepare(self, dt_s: float) -> None:
+        """Compute the step-size dependent factors (`decay`, `conduction_g`, `conduction_reps`,
+        `heat_k_per_w`) for dt_s; `advance` does it when the step changes. A caller that runs the
+        compiled kernel itself (the simulated plant) calls it once and reads them."""
+        if dt_s != self._cached_dt_s:
+            self._prepare(dt_s)
+
+    @property
+    def decay(self) -> np.ndarray:
+        """Per node, the share of the excess over ambient left after one step's losses."""
+        return self._decay
+
+    @property
+    def conduction_g(self) -> float:
+        """Conduction per sub-pass: conductance × dt / node capacity / `conduction_reps`."""
+        return self._conduction_g
+
+    @property
+    def conduction_reps(self) -> int:
+        return self._conduction_reps
+
+    @property
+    def heat_k_per_w(self) -> float:
+        """Temperature rise of one node per W of heat over one step."""
+        return self._heat_k_per_w
+
     def _prepare(self, dt_s: float) -> None:
         cap = self.node_capacity_j_per_k
         self._decay = np.array([math.exp(-ua * dt_s / cap) for ua in self._node_ua])
