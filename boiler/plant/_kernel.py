@@ -30,6 +30,7 @@ N_PARAMS = 28
 N_INTS = 10
 # Commands `cmd` (as floats).
 C_CHARGE_PUMP, C_GAS_ENABLE, C_GAS_SETPOINT_C, C_DESTRATIFY, C_DRY_COOLER = range(5)
+N_CMD = 5
 # The step's outputs `out`: the `EnergyFlows` fields in their declared order, then the plant's own.
 N_FLOWS = 16
 O_COOLANT_OUT_C = N_FLOWS

@@ -122,7 +122,7 @@ class SimulatedPlant:
             self._loop_return_node = STRATIFIED
         else:
             self._loop_return_node = self._last.params.node_at_height(float(lc.return_height))
-        self._cmd = np.zeros(5)
+        self._cmd = np.zeros(K.N_CMD)  # the commands as the compiled step reads them
         self.commands = Commands(miner_limits_w={}, charge_pump=True, gas_enable=self.gas is not None,
                                  gas_setpoint_c=self.setpoint_c + 2.0, destratify=False, dry_cooler=False,
                                  reason="start")
@@ -134,7 +134,10 @@ class SimulatedPlant:
         self.gas_power_w = 0.0
 
     def _build_kernel_tables(self) -> None:
-        """The parameters, state buffers and scratch arrays of the compiled step (`boiler.plant._kernel`)."""
+        """The parameters, state buffers and scratch arrays of the compiled step (`boiler.plant._kernel`).
+
+        The tanks' own arrays (profile, heat per node, loss decay) are shared, not copied: the compiled
+        step advances each `StratifiedTank` in place, so its properties stay the plant's truth."""
         dt = self.step_s
         tanks = [u.tank for u in self.units]
         for t in tanks:
