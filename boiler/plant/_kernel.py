@@ -10,10 +10,33 @@ hardware-in-the-loop run shares them with the emulator.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from numba import njit
 
+from tank import _kernel as _tank_kernel
 from tank._kernel import advance as tank_advance
+
+
+def _drop_stale_cache() -> None:
+    """numba's on-disk cache (`cache=True`) is keyed on this file only, so a plant step compiled
+    against an older tank kernel would be reused after `tank/_kernel.py` changed. When any of this
+    module's cached code is older than the tank kernel's source, drop all of it: the next call
+    compiles afresh (a few seconds, once). Only numba's default location, `__pycache__` here."""
+    me = Path(__file__)
+    try:
+        tank_mtime = Path(_tank_kernel.__file__).stat().st_mtime
+        cached = list(me.with_name("__pycache__").glob(f"{me.stem}.*.nb[ic]"))
+        stale = any(f.stat().st_mtime < tank_mtime for f in cached)
+    except OSError:
+        return
+    if stale:
+        for f in cached:
+            f.unlink(missing_ok=True)
+
+
+_drop_stale_cache()
 
 # Columns of the per-tank parameter table `tank_f` (one row per tank, in flow order).
 T_NODE_VOLUME_L, T_CONDUCTION_G, T_HEAT_K_PER_W, T_NODE_CAPACITY_J_PER_K, T_VOLUME_L = range(5)
