@@ -9,6 +9,7 @@ figures go to BENCHMARKS.md with the machine they were measured on.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import resource
@@ -26,6 +27,7 @@ def main() -> None:
     ap.add_argument("--strategy", default=None)
     ap.add_argument("--step-s", type=float, default=None, help="override the physics step")
     ap.add_argument("--period-s", type=float, default=None, help="override the control period")
+    ap.add_argument("--json", default=None, help="write the run's summary here (to compare runs)")
     args = ap.parse_args()
 
     cfg = scenarios.load(args.scenario)
@@ -49,6 +51,9 @@ def main() -> None:
     print(f"energy balance error {s['energy_balance_error_kwh']:.2e} kWh over "
           f"{s['heat_from_miners_kwh'] + s['heat_from_gas_kwh']:,.0f} kWh in; "
           f"below setpoint {s['dhw_volume_below_setpoint_l']:.0f} L; min outlet {s['min_outlet_temp_c']:.2f} °C")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(s, fh, indent=2, default=float)
 
 
 if __name__ == "__main__":

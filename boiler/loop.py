@@ -52,10 +52,13 @@ class FlowSample:
     dt_s: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PlantReading:
     """The plant at `at_s`: sensors (None where missing, stale or implausible) and the flows since
-    the previous reading (one sample per physics step in simulation, one per tick on a plant)."""
+    the previous reading (one sample per physics step in simulation, one per tick on a plant).
+
+    Read-only by convention (not frozen: one is built every tick, and a frozen dataclass costs
+    three times as much to build)."""
 
     at_s: float
     #: Tank sensors by "tank.sensor".
@@ -73,9 +76,11 @@ class PlantReading:
     hashrate_metered: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TickRecord:
-    """Everything one step decided and booked; publishers (state, telemetry, live view) read this."""
+    """Everything one step decided and booked; publishers (state, telemetry, live view) read this.
+
+    Read-only by convention, like `PlantReading`."""
 
     now_s: float
     local: LocalTime

@@ -70,14 +70,16 @@ def advance(
     out_node: np.ndarray,
     out_q: np.ndarray,
     n_out: int,
-    heat_k: np.ndarray,
+    heat_w: np.ndarray,
+    heat_k_per_w: float,
     decay: np.ndarray,
     conduction_g: float,
     conduction_reps: int,
     node_volume_l: float,
     out_mean_c: np.ndarray,
 ) -> tuple[float, int]:
-    """One step: advection, heat (as a temperature rise per node), conduction, losses, mixing.
+    """One step: advection, heat (W per node; times `heat_k_per_w` = dt / node capacity gives the
+    temperature rise), conduction, losses, mixing. The profile it leaves is monotone (warmest on top).
 
     Returns (sum of the nodes' temperature drop from losses, advection sub-steps) and fills
     out_mean_c with each outflow's mean temperature over the step.
@@ -124,7 +126,7 @@ def advance(
         for j in range(n_out):
             out_mean_c[j] /= substeps
     for i in range(n):
-        temps[i] += heat_k[i]
+        temps[i] += heat_w[i] * heat_k_per_w
     for _ in range(conduction_reps):
         upper = temps[0]  # values before this pass: explicit, fluxes from the old profile
         for i in range(n - 1):

@@ -37,12 +37,21 @@ class RecirculationLoop:
         object.__setattr__(self, "_kept", math.exp(-self.ua_w_per_k / c) if c > 0 else 1.0)
 
     @property
+    def kept(self) -> float:
+        """exp(−UA/C): the share of the supply's excess over ambient that comes back."""
+        return self._kept
+
+    @property
     def flow_l_per_s(self) -> float:
         return self.flow_lpm / 60.0
 
     def state(self, supply_c: float) -> LoopState:
-        ret = self.ambient_c + (supply_c - self.ambient_c) * self._kept
+        ret = self.return_c(supply_c)
         return LoopState(return_c=ret, loss_w=self._c_w_per_k * (supply_c - ret))
+
+    def return_c(self, supply_c: float) -> float:
+        """The return temperature alone (the simulator's hot path)."""
+        return self.ambient_c + (supply_c - self.ambient_c) * self._kept
 
     @staticmethod
     def sized(loss_w: float, supply_c: float, drop_k: float, ambient_c: float = 20.0) -> RecirculationLoop:

@@ -135,7 +135,35 @@ class StratifiedTank:
         self.out_q = np.zeros(MAX_PORTS)
         self.out_mean_c = np.zeros(MAX_PORTS)
         self.heat_w = np.zeros(n)
-        self._heat_k = np.zeros(n)
+        self._heat_k_per_w = 0.0
+        #: The kernel leaves the profile monotone (warmest on top): the coldest node is the bottom one.
+        self._monotone = bool(np.all(np.diff(self.temps_c) <= 0.0))
+
+    def prepare(self, dt_s: float) -> None:
+        """Compute the step-size dependent factors (`decay`, `conduction_g`, `conduction_reps`,
+        `heat_k_per_w`) for dt_s; `advance` does it when the step changes. A caller that runs the
+        compiled kernel itself (the simulated plant) calls it once and reads them."""
+        if dt_s != self._cached_dt_s:
+            self._prepare(dt_s)
+
+    @property
+    def decay(self) -> np.ndarray:
+        """Per node, the share of the excess over ambient left after one step's losses."""
+        return self._decay
+
+    @property
+    def conduction_g(self) -> float:
+        """Conduction per sub-pass: conductance × dt / node capacity / `conduction_reps`."""
+        return self._conduction_g
+
+    @property
+    def conduction_reps(self) -> int:
+        return self._conduction_reps
+
+    @property
+    def heat_k_per_w(self) -> float:
+        """Temperature rise of one node per W of heat over one step."""
+        return self._heat_k_per_w
 
     def _prepare(self, dt_s: float) -> None:
         cap = self.node_capacity_j_per_k
@@ -144,6 +172,7 @@ class StratifiedTank:
         # Explicit conduction is stable while g ≤ 1/2; sub-step otherwise (only for very fine grids).
         self._conduction_reps = max(1, math.ceil(g / 0.45))
         self._conduction_g = g / self._conduction_reps
+        self._heat_k_per_w = dt_s / cap
         self._cached_dt_s = dt_s
 
     # -- state -----------------------------------------------------------------------------
@@ -157,6 +186,8 @@ class StratifiedTank:
 
     @property
     def coldest_c(self) -> float:
+        if self._monotone:  # after any step: the kernel mixes inversions away
+            return float(self.temps_c[-1])
         return float(self.temps_c.min())
 
     def energy_j(self, reference_c: float = 0.0) -> float:
@@ -209,13 +240,12 @@ class StratifiedTank:
         """
         if dt_s != self._cached_dt_s:
             self._prepare(dt_s)
-        self._heat_k[:] = self.heat_w
-        self._heat_k *= dt_s / self.node_capacity_j_per_k
         drop_k, substeps = _kernel.advance(
             self.temps_c, dt_s, ambient_c, self.in_node, self.in_q, self.in_t, n_in, self.out_node, self.out_q,
-            n_out, self._heat_k, self._decay, self._conduction_g, self._conduction_reps, self.node_volume_l,
-            self.out_mean_c,
+            n_out, self.heat_w, self._heat_k_per_w, self._decay, self._conduction_g, self._conduction_reps,
+            self.node_volume_l, self.out_mean_c,
         )
+        self._monotone = True
         return drop_k * self.node_capacity_j_per_k, substeps
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from boiler.plant._kernel import coolant_step
 from tank.exchanger import PlateExchanger
 
 
@@ -37,6 +38,18 @@ class CoolantLoop:
     _cache_key: tuple[float, float, float] = (math.nan, math.nan, math.nan)
     _cache: tuple[float, float] = (0.0, 0.0)
 
+    def exchange_factors(self, dt_s: float, c_hot_w_per_k: float, c_cold_w_per_k: float) -> tuple[float, float]:
+        """(g = ε·C_min, exp(−g·dt/C)) for these flows and step; flows and step rarely change: cached."""
+        key = (dt_s, c_hot_w_per_k, c_cold_w_per_k)
+        if key != self._cache_key:
+            if c_hot_w_per_k > 0 and c_cold_w_per_k > 0:
+                g = self.exchanger.effectiveness(c_hot_w_per_k, c_cold_w_per_k) * min(c_hot_w_per_k, c_cold_w_per_k)
+                self._cache = (g, math.exp(-g * dt_s / self.capacity_j_per_k))
+            else:  # no exchange possible: the factors are never used
+                self._cache = (0.0, 1.0)
+            self._cache_key = key
+        return self._cache
+
     def step(
         self,
         dt_s: float,
@@ -47,30 +60,13 @@ class CoolantLoop:
         tank_c: float,
         dump_w: float = 0.0,
     ) -> CoolantStep:
-        t0 = self.inlet_c
-        cap = self.capacity_j_per_k
-        net_w = miner_heat_w - dump_w - self.ua_w_per_k * (t0 - self.ambient_c)
-        exchanging = pump_on and c_cold_w_per_k > 0 and c_hot_w_per_k > 0 and t0 >= self.min_inlet_c
-        if not exchanging:
-            t1 = t0 + net_w * dt_s / cap
-            self.inlet_c = t1
-            return CoolantStep(inlet_c=t1, exchanged_w=0.0, dumped_w=dump_w, secondary_out_c=tank_c)
-        key = (dt_s, c_hot_w_per_k, c_cold_w_per_k)
-        if key != self._cache_key:  # flows and step rarely change: keep ε·C_min and the decay
-            g = self.exchanger.effectiveness(c_hot_w_per_k, c_cold_w_per_k) * min(c_hot_w_per_k, c_cold_w_per_k)
-            self._cache = (g, math.exp(-g * dt_s / cap))
-            self._cache_key = key
-        g, decay = self._cache
-        # dT/dt = (net − g·(T + P/C_hot − T_tank)) / C  →  relaxes to T∞ with rate g/C.
-        t_inf = tank_c - miner_heat_w / c_hot_w_per_k + net_w / g
-        t1 = t_inf + (t0 - t_inf) * decay
-        if t1 < self.min_inlet_c:
-            t1 = self.min_inlet_c
-        exchanged = net_w - cap * (t1 - t0) / dt_s
-        self.inlet_c = t1
-        return CoolantStep(
-            inlet_c=t1,
-            exchanged_w=exchanged,
-            dumped_w=dump_w,
-            secondary_out_c=tank_c + exchanged / c_cold_w_per_k,
+        """Advance one step (the compiled `coolant_step`, which the simulated plant's step runs too):
+        dT/dt = (net − g·(T + P/C_hot − T_tank)) / C relaxes to T∞ with rate g/C while the pump runs
+        and the inlet is at least `min_inlet_c`; otherwise the loop only gains its net heat."""
+        g, decay = self.exchange_factors(dt_s, c_hot_w_per_k, c_cold_w_per_k)
+        t1, exchanged, secondary_out_c = coolant_step(
+            self.inlet_c, self.capacity_j_per_k, self.ua_w_per_k, self.ambient_c, self.min_inlet_c, g, decay,
+            dt_s, miner_heat_w, c_hot_w_per_k, pump_on, c_cold_w_per_k, tank_c, dump_w,
         )
+        self.inlet_c = t1
+        return CoolantStep(inlet_c=t1, exchanged_w=exchanged, dumped_w=dump_w, secondary_out_c=secondary_out_c)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from boiler.plant._kernel import gas_heat_w
+
 
 @dataclass(slots=True)
 class GasBoiler:
@@ -21,30 +23,24 @@ class GasBoiler:
     modulation_band_k: float
     max_flow_c: float
     firing: bool = False
-    _since_s: float = -1e18
+    #: When the burner last started or stopped.
+    since_s: float = -1e18
     starts: int = 0
 
     def heat_w(self, now_s: float, enabled: bool, setpoint_c: float, sensor_c: float) -> float:
-        """Decide the firing state at now_s and return the heat output for the coming step."""
-        elapsed = now_s - self._since_s
-        if self.firing:
-            done = sensor_c >= setpoint_c and elapsed >= self.min_run_s
-            if not enabled or done or sensor_c >= self.max_flow_c:
-                self.firing = False
-                self._since_s = now_s
-        elif (
-            enabled
-            and sensor_c < setpoint_c - self.hysteresis_k
-            and elapsed >= self.min_off_s
-            and sensor_c < self.max_flow_c
-        ):
-            self.firing = True
-            self._since_s = now_s
-            self.starts += 1
-        if not self.firing:
-            return 0.0
-        share = (setpoint_c - sensor_c) / self.modulation_band_k
-        return self.output_w * min(1.0, max(self.min_modulation, share))
+        """Decide the firing state at now_s and return the heat output for the coming step.
+
+        The rule is the compiled `gas_heat_w` the simulated plant's step runs too (one implementation):
+        a firing burner stops when disabled, at its flow temperature, or at the setpoint once it has run
+        `min_run_s`; an idle one starts below setpoint − hysteresis once it has been off `min_off_s`;
+        it modulates linearly over `modulation_band_k` below the setpoint, never under `min_modulation`.
+        """
+        self.firing, self.since_s, self.starts, heat = gas_heat_w(
+            self.firing, self.since_s, self.starts, self.output_w, self.min_run_s, self.min_off_s,
+            self.hysteresis_k, self.min_modulation, self.modulation_band_k, self.max_flow_c,
+            now_s, enabled, setpoint_c, sensor_c,
+        )
+        return heat
 
     def fuel_w(self, heat_w: float) -> float:
         """Fuel burnt (on the net calorific value, PCI) for a heat output."""

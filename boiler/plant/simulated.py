@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import fields
+
+import numpy as np
 
 from boiler.config import PlantConfig, TankConfig
 from boiler.control.plant_model import exchanger_ua_w_per_k
 from boiler.control.types import Commands, MinerReading
 from boiler.ledger import EnergyFlows
+from boiler.plant import _kernel as K
 from boiler.plant.coolant import CoolantLoop
 from boiler.plant.gas import GasBoiler
 from miners.catalogue import get_spec
@@ -23,11 +27,17 @@ from miners.model import HydroMiner
 from tank.draws import StepDraws
 from tank.exchanger import PlateExchanger
 from tank.loop import RecirculationLoop
-from tank.stratified import STRATIFIED, StratifiedTank, TankParams
+from tank.stratified import MAX_PORTS, STRATIFIED, StratifiedTank, TankParams
 from tank.water import HEAT_CAPACITY_J_PER_L_K, litres_to_j_per_k, lpm_to_w_per_k
 
 #: The destratification pump turns a tank's volume over in this time during a legionella cycle.
 DESTRATIFY_TURNOVER_S = 1800.0
+#: The compiled step writes the flows in this order (`EnergyFlows(*out)`): it must stay the fields' order.
+_FLOW_FIELDS = ("electricity_j", "hash_ths_s", "miner_heat_j", "gas_heat_j", "gas_fuel_j", "dumped_j", "dhw_heat_j",
+                "dhw_demand_j", "dhw_volume_l", "dhw_volume_below_l", "tank_loss_j", "loop_loss_j", "outlet_c",
+                "loop_return_c", "gas_power_w", "miner_power_w")
+if tuple(f.name for f in fields(EnergyFlows)) != _FLOW_FIELDS or len(_FLOW_FIELDS) != K.N_FLOWS:
+    raise ImportError("EnergyFlows' fields changed: update _FLOW_FIELDS and boiler.plant._kernel.plant_step")
 
 
 class _TankUnit:
@@ -40,6 +50,8 @@ class _TankUnit:
         self.tank = StratifiedTank(self.params, cfg.initial_c)
         self.bottom = cfg.nodes - 1
         self.sensor_nodes = {s.name: self.params.node_at_height(s.height) for s in cfg.sensors}
+        #: ("tank.sensor", node) pairs, built once (the sensors are read every tick).
+        self.sensor_keys = tuple((f"{cfg.name}.{name}", node) for name, node in self.sensor_nodes.items())
         coil = cfg.gas_coil
         if coil is not None:
             top = self.params.node_at_height(coil.top)
@@ -110,12 +122,79 @@ class SimulatedPlant:
             self._loop_return_node = STRATIFIED
         else:
             self._loop_return_node = self._last.params.node_at_height(float(lc.return_height))
+        self._cmd = np.zeros(K.N_CMD)  # the commands as the compiled step reads them
         self.commands = Commands(miner_limits_w={}, charge_pump=True, gas_enable=self.gas is not None,
                                  gas_setpoint_c=self.setpoint_c + 2.0, destratify=False, dry_cooler=False,
                                  reason="start")
-        self.loop_return_c = self.loop.state(self.outlet_c).return_c if self.loop else math.nan
+        self.loop_return_c = self.loop.return_c(self.outlet_c) if self.loop else math.nan
+        self._build_kernel_tables()
         self.coolant_out_c = self.coolant.inlet_c
+        #: Water the exchanger sent to the charge tank over the last step (NaN: no exchange then).
+        self.charge_supply_c = math.nan
         self.gas_power_w = 0.0
+
+    def _build_kernel_tables(self) -> None:
+        """The parameters, state buffers and scratch arrays of the compiled step (`boiler.plant._kernel`).
+
+        The tanks' own arrays (profile, heat per node, loss decay) are shared, not copied: the compiled
+        step advances each `StratifiedTank` in place, so its properties stay the plant's truth."""
+        dt = self.step_s
+        tanks = [u.tank for u in self.units]
+        for t in tanks:
+            t.prepare(dt)
+        self._temps = tuple(t.temps_c for t in tanks)
+        self._heats = tuple(t.heat_w for t in tanks)
+        self._decays = tuple(t.decay for t in tanks)
+        self._tank_f = np.array([[t.node_volume_l, t.conduction_g, t.heat_k_per_w, t.node_capacity_j_per_k,
+                                  t.params.volume_l] for t in tanks])
+        self._tank_reps = np.array([t.conduction_reps for t in tanks], dtype=np.int64)
+        p = np.zeros(K.N_PARAMS)
+        p[K.P_DT_S], p[K.P_AMBIENT_C], p[K.P_SETPOINT_C] = dt, self.ambient_c, self.setpoint_c
+        p[K.P_CAP_PER_L] = HEAT_CAPACITY_J_PER_L_K
+        p[K.P_C_HOT], p[K.P_C_COLD], p[K.P_Q_CHARGE] = self._c_hot, self._c_cold, self._q_charge_l_per_s
+        c = self.coolant
+        p[K.P_COOLANT_CAP], p[K.P_COOLANT_UA], p[K.P_COOLANT_AMBIENT_C] = c.capacity_j_per_k, c.ua_w_per_k, c.ambient_c
+        p[K.P_MIN_INLET_C] = c.min_inlet_c
+        p[K.P_HX_G], p[K.P_HX_DECAY] = c.exchange_factors(dt, self._c_hot, self._c_cold)
+        g = self.gas
+        if g is not None:
+            p[K.P_GAS_OUTPUT_W], p[K.P_GAS_EFFICIENCY] = g.output_w, g.efficiency_pci
+            p[K.P_GAS_MIN_RUN_S], p[K.P_GAS_MIN_OFF_S] = g.min_run_s, g.min_off_s
+            p[K.P_GAS_HYSTERESIS_K] = g.hysteresis_k
+            p[K.P_GAS_MIN_MODULATION], p[K.P_GAS_BAND_K] = g.min_modulation, g.modulation_band_k
+            p[K.P_GAS_MAX_FLOW_C] = g.max_flow_c
+        if self.loop is not None:
+            p[K.P_LOOP_AMBIENT_C], p[K.P_LOOP_KEPT] = self.loop.ambient_c, self.loop.kept
+            p[K.P_Q_LOOP] = self.loop.flow_l_per_s
+        p[K.P_DESTRATIFY_TURNOVER_S] = DESTRATIFY_TURNOVER_S
+        dc = self.cfg.dry_cooler
+        if dc is not None:
+            p[K.P_DRY_CAPACITY_W] = dc.capacity_kw * 1000.0
+            p[K.P_DRY_AIR_C], p[K.P_DRY_DELTA_K] = dc.air_c, dc.design_delta_k
+        self._p = p
+        pi = np.zeros(K.N_INTS, dtype=np.int64)
+        pi[K.I_CHARGE], pi[K.I_GAS] = self.units.index(self._charge), self.units.index(self._gas_unit)
+        pi[K.I_COIL_NODE], pi[K.I_AQUASTAT_NODE] = self._gas_unit.coil_node, self._gas_unit.aquastat_node
+        pi[K.I_LOOP_RETURN_NODE], pi[K.I_CHARGE_INLET] = self._loop_return_node, self._charge_inlet
+        pi[K.I_HAS_LOOP], pi[K.I_HAS_MINERS] = self.loop is not None, bool(self.miners)
+        pi[K.I_HAS_DRY_COOLER], pi[K.I_HAS_GAS] = dc is not None, g is not None
+        self._pi = pi
+        self._in_node = np.zeros(MAX_PORTS, dtype=np.int64)
+        self._out_node = np.zeros(MAX_PORTS, dtype=np.int64)
+        self._in_q, self._in_t, self._out_q, self._out_mean = (np.zeros(MAX_PORTS) for _ in range(4))
+        self._out = np.zeros(K.N_OUT)
+
+    @property
+    def commands(self) -> Commands:
+        return self._commands
+
+    @commands.setter
+    def commands(self, commands: Commands) -> None:
+        self._commands = commands
+        cmd = self._cmd
+        cmd[K.C_CHARGE_PUMP], cmd[K.C_GAS_ENABLE] = commands.charge_pump, commands.gas_enable
+        cmd[K.C_GAS_SETPOINT_C], cmd[K.C_DESTRATIFY] = commands.gas_setpoint_c, commands.destratify
+        cmd[K.C_DRY_COOLER] = commands.dry_cooler
 
     # -- state ------------------------------------------------------------------------------
     @property
@@ -131,15 +210,16 @@ class SimulatedPlant:
         return sum(u.tank.energy_j() for u in self.units)
 
     def sensor_values(self) -> dict[str, float]:
-        """True temperature at every configured sensor, keyed "tank.sensor"."""
+        """True temperature at every configured sensor, keyed "tank.sensor" (plain floats)."""
         out: dict[str, float] = {}
         for u in self.units:
-            temps = u.tank.temps_c
-            for name, node in u.sensor_nodes.items():
-                out[f"{u.cfg.name}.{name}"] = temps[node]
+            temps = u.tank.temps_c.tolist()
+            for key, node in u.sensor_keys:
+                out[key] = temps[node]
         return out
 
     def store_min_c(self) -> dict[str, float]:
+        """Coldest node of each tank (the bottom one: the tank keeps its profile monotone)."""
         return {u.cfg.name: u.tank.coldest_c for u in self.units}
 
     def miner_readings(self) -> tuple[MinerReading, ...]:
@@ -161,6 +241,8 @@ class SimulatedPlant:
         self.commands = commands
         if not miners:
             return
+        if not commands.miner_limits_w:
+            return
         by_name = {m.name: m for m in self.miners}
         for name, limit in commands.miner_limits_w.items():
             miner = by_name[name]
@@ -175,138 +257,53 @@ class SimulatedPlant:
 
     # -- dynamics ---------------------------------------------------------------------------
     def step(self) -> EnergyFlows:
-        dt = self.step_s
+        """One physics step: the miners (Python: they may be an emulator's), then the rest of the plant
+        in one compiled call (`boiler.plant._kernel.plant_step`: draw, recirculation loop, coolant loop
+        and exchanger, gas boiler on its coil, every tank's ports and inner step, the flows).
+
+        The draw takes the heat asked for from the outlet, mixing down with cold water. The gas coil
+        heats the water around its lowest turn, which rises (buoyancy mixing spreads it through the
+        zone above); it cannot heat past its flow temperature: neither the water standing at the coil
+        nor the water that flows past it during the step (a big draw renews the coil's node several
+        times a step; that water can take the heat too). Draws enter every tank at its base and leave
+        at its top, so they pass the coil wherever it is, arriving at the temperature below it; the
+        loop's return may enter above the coil: not counted. The coolant loop's charge enters the
+        charge tank at its own level (or its top) and leaves at its base.
+        """
         k = self._k
-        cmd = self.commands
-        f = EnergyFlows()
-        cold_c = self._cold[k]
-        last = self._last
-
-        # Draw: the tap takes the heat asked for from the outlet, mixing down with cold water.
-        outlet0 = last.tank.top_c
-        demand_j = self._draw_heat[k] if k < len(self._draw_heat) else 0.0
-        q_draw = 0.0
-        if demand_j > 0.0:
-            use_c = self._draw_temp[k]
-            lift_k = outlet0 - cold_c if outlet0 >= use_c else use_c - cold_c
-            q_draw = demand_j / (dt * HEAT_CAPACITY_J_PER_L_K * max(lift_k, 1.0))
-        loop_state = self.loop.state(outlet0) if self.loop else None
-        q_loop = self.loop.flow_l_per_s if self.loop else 0.0
-
-        # Miners and the coolant loop.
-        inlet_c = self.coolant.inlet_c
         now = self.now_s
+        coolant = self.coolant
+        inlet_c = coolant.inlet_c
         p_elec = heat = hash_ths = 0.0
         for m in self.miners:
             o = m.output(now, inlet_c)
             p_elec += o.power_w
             heat += o.heat_to_coolant_w
             hash_ths += o.hashrate_ths
-        dump_w = self._dump_w(inlet_c + (heat / self._c_hot if self._c_hot else 0.0)) if cmd.dry_cooler else 0.0
-        dump_w = min(dump_w, max(heat, 0.0) + self.coolant.capacity_j_per_k * max(inlet_c - self.ambient_c, 0) / dt)
-        charge = self._charge
-        cs = self.coolant.step(dt, heat, self._c_hot, cmd.charge_pump and bool(self.miners), self._c_cold,
-                               charge.tank.bottom_c, dump_w)
-        self.coolant_out_c = cs.inlet_c + (heat / self._c_hot if self._c_hot else 0.0)
-
-        # Gas boiler on its coil. The coil heats the water around its lowest turn, which rises
-        # (buoyancy mixing spreads it through the zone above); it cannot heat past its flow temperature:
-        # neither the water standing at the coil nor the water that flows past it during the step
-        # (a big draw renews the coil's node several times a step; that water can take the heat too).
-        # Draws enter every tank at its base and leave at its top, so they pass the coil wherever it is,
-        # arriving at the temperature below it; the loop's return may enter above the coil: not counted.
-        gas_heat_w = 0.0
-        if self.gas is not None:
-            gu = self._gas_unit
-            temps = gu.tank.temps_c
-            gas_heat_w = self.gas.heat_w(now, cmd.gas_enable, cmd.gas_setpoint_c, float(temps[gu.aquastat_node]))
-            coil = gu.coil_node
-            if coil < gu.bottom:
-                arriving_c = float(temps[coil + 1])
-            else:  # the coil's lowest turn in the base: the water arrives from upstream (or the mains)
-                up = self._gas_upstream
-                arriving_c = up.tank.top_c if up is not None else cold_c
-            max_c = self.gas.max_flow_c
-            room_w = ((max_c - float(temps[coil])) * gu.tank.node_capacity_j_per_k / dt
-                      + q_draw * HEAT_CAPACITY_J_PER_L_K * max(max_c - arriving_c, 0.0))
-            gas_heat_w = max(0.0, min(gas_heat_w, room_w))
-        self.gas_power_w = gas_heat_w
-
-        # Advance the tanks in flow order, filling each tank's port buffers (the hot path).
-        water_in_c = cold_c
-        cap_per_l = HEAT_CAPACITY_J_PER_L_K
-        n_units = len(self.units)
-        for i, u in enumerate(self.units):
-            t = u.tank
-            is_last = i == n_units - 1
-            n_in = n_out = 0
-            charge_idx = -1
-            if q_draw > 0:
-                t.in_node[0], t.in_q[0], t.in_t[0] = u.bottom, q_draw, water_in_c
-                n_in = 1
-            top_out = q_draw
-            if is_last and loop_state is not None:
-                t.in_node[n_in], t.in_q[n_in], t.in_t[n_in] = self._loop_return_node, q_loop, loop_state.return_c
-                n_in += 1
-                top_out += q_loop
-            if top_out > 0:
-                t.out_node[0], t.out_q[0] = 0, top_out
-                n_out = 1
-            if u is charge and cs.exchanged_w != 0.0:
-                q_c = self._q_charge_l_per_s
-                t.in_node[n_in], t.in_q[n_in], t.in_t[n_in] = self._charge_inlet, q_c, cs.secondary_out_c
-                t.out_node[n_out], t.out_q[n_out] = u.bottom, q_c
-                charge_idx = n_out
-                n_in += 1
-                n_out += 1
-            if u is self._gas_unit:
-                if cmd.destratify:
-                    q_mix = u.cfg.volume_l / DESTRATIFY_TURNOVER_S
-                    t.in_node[n_in], t.in_q[n_in], t.in_t[n_in] = u.bottom, q_mix, t.top_c
-                    t.out_node[n_out], t.out_q[n_out] = 0, q_mix
-                    n_in += 1
-                    n_out += 1
-                t.heat_w[u.coil_node] = gas_heat_w
-            loss_j, _ = t.advance(dt, self.ambient_c, n_in, n_out)
-            f.tank_loss_j += loss_j
-            means = t.out_mean_c
-            if top_out > 0:
-                water_in_c = float(means[0])
-            if charge_idx >= 0:
-                back_c = float(means[charge_idx])
-                f.miner_heat_j = self._q_charge_l_per_s * dt * cap_per_l * (cs.secondary_out_c - back_c)
-            if is_last:
-                outlet_avg = water_in_c if top_out > 0 else t.top_c
-                f.outlet_c = outlet_avg
-                if q_draw > 0:
-                    vol = q_draw * dt
-                    f.dhw_volume_l = vol
-                    f.dhw_heat_j = vol * cap_per_l * (outlet_avg - cold_c)
-                    if outlet_avg < self.setpoint_c:
-                        f.dhw_volume_below_l = vol
-                if loop_state is not None:
-                    f.loop_loss_j = q_loop * dt * cap_per_l * (outlet_avg - loop_state.return_c)
-                    f.loop_return_c = loop_state.return_c
-        f.dhw_demand_j = demand_j
-        f.electricity_j = p_elec * dt
-        f.hash_ths_s = hash_ths * dt
-        f.gas_heat_j = gas_heat_w * dt
-        f.gas_fuel_j = self.gas.fuel_w(gas_heat_w) * dt if self.gas is not None else 0.0
-        f.dumped_j = cs.dumped_w * dt
-        f.gas_power_w = gas_heat_w
-        f.miner_power_w = p_elec
-        if loop_state is not None:
-            self.loop_return_c = loop_state.return_c
-        self.now_s += dt
-        self._k += 1
+        demand_j = self._draw_heat[k] if k < len(self._draw_heat) else 0.0
+        use_c = self._draw_temp[k] if demand_j > 0.0 else 0.0
+        gas = self.gas
+        if gas is not None:
+            firing, since_s, starts = gas.firing, gas.since_s, gas.starts
+        else:
+            firing, since_s, starts = False, 0.0, 0
+        coolant.inlet_c, firing, since_s, starts = K.plant_step(
+            self._temps, self._heats, self._decays, self._tank_f, self._tank_reps, self._p, self._pi, self._cmd,
+            self._in_node, self._in_q, self._in_t, self._out_node, self._out_q, self._out_mean, self._out,
+            self._cold[k], demand_j, use_c, heat, p_elec, hash_ths, now, inlet_c, firing, since_s, starts,
+        )
+        if gas is not None:
+            gas.firing, gas.since_s, gas.starts = firing, since_s, starts
+        out = self._out.tolist()
+        f = EnergyFlows(*out[:K.N_FLOWS])
+        self.coolant_out_c = out[K.O_COOLANT_OUT_C]
+        self.charge_supply_c = out[K.O_CHARGE_SUPPLY_C]
+        self.gas_power_w = f.gas_power_w
+        if self.loop is not None:
+            self.loop_return_c = f.loop_return_c
+        self.now_s = now + self.step_s
+        self._k = k + 1
         return f
-
-    def _dump_w(self, coolant_hot_c: float) -> float:
-        dc = self.cfg.dry_cooler
-        if dc is None:
-            return 0.0
-        share = (coolant_hot_c - dc.air_c) / dc.design_delta_k
-        return dc.capacity_kw * 1000.0 * min(1.0, max(0.0, share))
 
     def gas_starts(self) -> int:
         return self.gas.starts if self.gas is not None else 0

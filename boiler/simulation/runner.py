@@ -149,6 +149,8 @@ class Simulation:
         """The plant now, with injected sensor faults, and the flows since the last tick."""
         reading = plant_reading(self.plant, tuple(self._samples))
         self._samples.clear()
+        if not self._faults:
+            return reading
         now = reading.at_s
         active = [key for key, t0, t1 in self._faults if t0 <= now < t1]
         if not active:

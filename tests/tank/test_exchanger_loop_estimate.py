@@ -67,6 +67,7 @@ def test_loop_sized_reproduces_loss_and_drop() -> None:
     # The return follows the exact exponential decay along the pipe.
     c = loop.flow_lpm / 60 * HEAT_CAPACITY_J_PER_L_K
     assert loop.state(50.0).return_c == pytest.approx(20 + 30 * math.exp(-loop.ua_w_per_k / c))
+    assert loop.return_c(50.0) == loop.state(50.0).return_c  # the simulator's shortcut, same value
 
 
 def test_estimate_of_linear_profile_is_exact() -> None:
