@@ -121,6 +121,8 @@ class StoreLp:
     # Value of heat left in the store at the end (EUR per kWh; the MPC's terminal value).
     terminal_eur_per_kwh_low: float = 0.0
     terminal_eur_per_kwh_high: float = 0.0
+    # The bound's end-state condition: the store ends with at least this much heat (E_low + E_high, kWh).
+    end_min_kwh: float | None = None
 
     @property
     def slots(self) -> int:
@@ -144,6 +146,8 @@ class StorePlan:
     loop_kwh: np.ndarray = field(default_factory=lambda: np.zeros(0))
     loss_kwh: np.ndarray = field(default_factory=lambda: np.zeros(0))
     solve_s: float = 0.0
+    # Shadow price of the end-state condition: d(cost)/d(end_min_kwh), EUR per kWh (0 without it).
+    end_price_eur_per_kwh: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -283,6 +287,10 @@ def solve_store(p: StoreLp, time_limit_s: float | None = None) -> StorePlan:
             ok = np.isfinite(p.fleet_lo_kw)
             ub.add([(c[ok], -1.0) for c, _ in fleet], -p.fleet_lo_kw[ok])
 
+    if p.end_min_kwh is not None:  # last row: its dual is the end state's price
+        last = np.array([s - 1])
+        ub.add([(v("el", last), -1.0), (v("eh", last), -1.0)], np.array([-p.end_min_kwh]))
+
     a_eq, b_eq = eq.matrix()
     a_ub, b_ub = ub.matrix()
     options: dict[str, object] = {"presolve": True}
@@ -299,6 +307,9 @@ def solve_store(p: StoreLp, time_limit_s: float | None = None) -> StorePlan:
         status = {1: "time_limit", 2: "infeasible", 3: "unbounded"}.get(res.status, f"status_{res.status}")
         return StorePlan(status=status, solve_s=elapsed)
     x = res.x
+    end_price = 0.0
+    if p.end_min_kwh is not None and res.ineqlin is not None:
+        end_price = -float(res.ineqlin.marginals[-1])
     terminal = p.terminal_eur_per_kwh_low * x[v("el", s - 1)] + p.terminal_eur_per_kwh_high * x[v("eh", s - 1)]
     return StorePlan(
         status="optimal",
@@ -314,4 +325,5 @@ def solve_store(p: StoreLp, time_limit_s: float | None = None) -> StorePlan:
         loop_kwh=x[v("loop")],
         loss_kwh=x[v("loss")],
         solve_s=elapsed,
+        end_price_eur_per_kwh=end_price,
     )
