@@ -206,7 +206,9 @@ class MpcStrategy:
                       if self.m.fleet_max_w > 0 else math.inf)
         v_low = 0.9 * min(self.gas_heat_eur_per_kwh if g else math.inf, miner_heat)
         v_high = 0.9 * self.gas_heat_eur_per_kwh if g else v_low
-        top_c = max(self.theta_c, cold + 1.0)
+        # The pre-heat mean stays below the exchanger's limit: above it the plan could only pass heat back
+        # into the coolant (a negative `qm`), which overfills the coolant loop and leaves no plan at all.
+        top_c = max(min(self.theta_c, t_lim), cold + 1.0)
         return StoreLp(
             hours=hours,
             price_eur_per_kwh=price,
