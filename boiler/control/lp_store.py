@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import linprog
-from scipy.sparse import coo_matrix
+from scipy.sparse import coo_matrix, csr_matrix
 
 from miners.catalogue import MinerSpec
 
@@ -191,7 +191,7 @@ class _Rows:
         self.rhs.append(rhs)
         self.n += k
 
-    def matrix(self) -> tuple[coo_matrix | None, np.ndarray | None]:
+    def matrix(self) -> tuple[csr_matrix | None, np.ndarray | None]:
         if self.n == 0:
             return None, None
         m = coo_matrix((np.concatenate(self.v), (np.concatenate(self.r), np.concatenate(self.c))),
@@ -199,9 +199,22 @@ class _Rows:
         return m.tocsr(), np.concatenate(self.rhs)
 
 
-def solve_store(p: StoreLp, time_limit_s: float | None = None) -> StorePlan:
-    """Minimise net cost over the slots; a plan with status other than "optimal" holds no solution."""
-    t0 = time.perf_counter()
+@dataclass(frozen=True)
+class Assembled:
+    """The LP in matrix form: min cost·x, lo ≤ x ≤ hi, A_eq·x = b_eq, A_ub·x ≤ b_ub."""
+
+    cost: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    a_eq: csr_matrix | None
+    b_eq: np.ndarray | None
+    a_ub: csr_matrix | None
+    b_ub: np.ndarray | None
+    columns: _Vars
+
+
+def assemble(p: StoreLp) -> Assembled:
+    """The StoreLp as matrices; the end-state row, if any, is the last row of A_ub."""
     s = p.slots
     m = len(p.miners)
     names = [f"p{i}" for i in range(m)] + [f"h{i}" for i in range(m)] + [
@@ -293,6 +306,15 @@ def solve_store(p: StoreLp, time_limit_s: float | None = None) -> StorePlan:
 
     a_eq, b_eq = eq.matrix()
     a_ub, b_ub = ub.matrix()
+    return Assembled(cost=cost, lo=lo, hi=hi, a_eq=a_eq, b_eq=b_eq, a_ub=a_ub, b_ub=b_ub, columns=v)
+
+
+def solve_store(p: StoreLp, time_limit_s: float | None = None) -> StorePlan:
+    """Minimise net cost over the slots; a plan with status other than "optimal" holds no solution."""
+    t0 = time.perf_counter()
+    a = assemble(p)
+    cost, lo, hi, a_eq, b_eq, a_ub, b_ub = a.cost, a.lo, a.hi, a.a_eq, a.b_eq, a.a_ub, a.b_ub
+    s = p.slots
     options: dict[str, object] = {"presolve": True}
     if time_limit_s is not None:
         options["time_limit"] = float(time_limit_s)
@@ -306,14 +328,21 @@ def solve_store(p: StoreLp, time_limit_s: float | None = None) -> StorePlan:
     if res.status != 0 or res.x is None:
         status = {1: "time_limit", 2: "infeasible", 3: "unbounded"}.get(res.status, f"status_{res.status}")
         return StorePlan(status=status, solve_s=elapsed)
-    x = res.x
     end_price = 0.0
     if p.end_min_kwh is not None and res.ineqlin is not None:
         end_price = -float(res.ineqlin.marginals[-1])
+    return plan_from(p, a.columns, np.asarray(res.x), float(res.fun), elapsed, end_price)
+
+
+def plan_from(p: StoreLp, v: _Vars, x: np.ndarray, objective_eur: float, elapsed_s: float,
+              end_price_eur_per_kwh: float = 0.0) -> StorePlan:
+    """The plan of an optimal solution `x` (columns as `assemble` laid them out)."""
+    s = p.slots
+    m = len(p.miners)
     terminal = p.terminal_eur_per_kwh_low * x[v("el", s - 1)] + p.terminal_eur_per_kwh_high * x[v("eh", s - 1)]
     return StorePlan(
         status="optimal",
-        cost_eur=float(res.fun + terminal),
+        cost_eur=float(objective_eur + terminal),
         miner_kw=np.array([x[v(f"p{i}")] for i in range(m)]).reshape(m, s),
         hashrate_ths=np.array([x[v(f"h{i}")] for i in range(m)]).reshape(m, s),
         miner_heat_kw=x[v("qm")],
@@ -324,6 +353,6 @@ def solve_store(p: StoreLp, time_limit_s: float | None = None) -> StorePlan:
         dhw_kwh=x[v("dhw")],
         loop_kwh=x[v("loop")],
         loss_kwh=x[v("loss")],
-        solve_s=elapsed,
-        end_price_eur_per_kwh=end_price,
+        solve_s=elapsed_s,
+        end_price_eur_per_kwh=end_price_eur_per_kwh,
     )

@@ -25,7 +25,8 @@ import numpy as np
 
 from boiler.config import MpcConfig, PlantConfig
 from boiler.control.forecast import MINUTES_PER_DAY, DrawForecast
-from boiler.control.lp_store import MinerLp, StoreLp, StorePlan, solve_store
+from boiler.control.lp_highs import PersistentHighs
+from boiler.control.lp_store import MinerLp, StoreLp, StorePlan
 from boiler.control.plant_model import PlantModel
 from boiler.control.strategies import RuleStrategy, charging_decision
 from boiler.control.types import Decision, Observation
@@ -75,12 +76,13 @@ class MpcStrategy:
     name = "mpc"
 
     def __init__(self, cfg: PlantConfig, model: PlantModel, rule: RuleStrategy,
-                 solver: Solver = solve_store) -> None:
+                 solver: Solver | None = None) -> None:
         self.cfg = cfg
         self.m = model
         self.c: MpcConfig = cfg.control.mpc
         self.rule = rule
-        self.solver = solver
+        # One persistent HiGHS model per strategy: each replan changes it in place and warm starts.
+        self.solver: Solver = solver if solver is not None else PersistentHighs()
         steps = max(1, round(self.c.replan_s / 60.0))
         bin_min = next(b for b in (15, 10, 5, 1) if steps % b == 0 or b == 1)
         self.forecast = DrawForecast(bin_minutes=bin_min, weeks=max(1, self.c.forecast_days // 7))
