@@ -95,7 +95,7 @@ class StoreLp:
     loss_lo_kwh: np.ndarray
     loss_hi_kwh: np.ndarray
     # Store bounds (kWh above 0 °C) and the least high-grade heat at the end of each slot.
-    el_min_kwh: float
+    el_min_kwh: float  # may be -inf (the MPC without a gas boiler)
     el_max_kwh: float
     eh_max_kwh: float
     eh_reserve_kwh: np.ndarray
@@ -123,6 +123,10 @@ class StoreLp:
     terminal_eur_per_kwh_high: float = 0.0
     # The bound's end-state condition: the store ends with at least this much heat (E_low + E_high, kWh).
     end_min_kwh: float | None = None
+    # A soft floor on E_low at each slot's end (the MPC without a gas boiler: the store hot enough to draw
+    # from): each kWh short costs `el_soft_eur_per_kwh_h` per hour of the slot.
+    el_soft_min_kwh: np.ndarray | None = None
+    el_soft_eur_per_kwh_h: float = 0.0
 
     @property
     def slots(self) -> int:
@@ -218,7 +222,7 @@ def assemble(p: StoreLp) -> Assembled:
     s = p.slots
     m = len(p.miners)
     names = [f"p{i}" for i in range(m)] + [f"h{i}" for i in range(m)] + [
-        "qm", "qg", "dump", "closs", "sc", "el", "eh", "x", "dhw", "hd", "loop", "hl", "loss"]
+        "qm", "qg", "dump", "closs", "sc", "el", "eh", "x", "dhw", "hd", "loop", "hl", "loss", "short"]
     v = _Vars(names, s)
     h = p.hours
     prev = np.arange(s) - 1  # the slot before; -1 for the first (its state is a constant)
@@ -254,6 +258,9 @@ def assemble(p: StoreLp) -> Assembled:
     bounds("loop", p.loop_lo_kwh, p.loop_hi_kwh)
     bounds("hl", np.minimum(p.loop_high_lo_kwh, p.loop_lo_kwh), np.inf)
     bounds("loss", p.loss_lo_kwh, p.loss_hi_kwh)
+    soft = p.el_soft_min_kwh is not None
+    bounds("short", 0.0, np.inf if soft else 0.0)
+    cost[v("short")] = h * p.el_soft_eur_per_kwh_h if soft else 0.0
     # Heat left in the store is worth something to whoever comes next (the MPC's horizon end).
     cost[v("el", s - 1)] -= p.terminal_eur_per_kwh_low
     cost[v("eh", s - 1)] -= p.terminal_eur_per_kwh_high
@@ -300,6 +307,8 @@ def assemble(p: StoreLp) -> Assembled:
             ok = np.isfinite(p.fleet_lo_kw)
             ub.add([(c[ok], -1.0) for c, _ in fleet], -p.fleet_lo_kw[ok])
 
+    if p.el_soft_min_kwh is not None:  # el + short ≥ soft floor
+        ub.add([(v("el"), -1.0), (v("short"), -1.0)], -np.asarray(p.el_soft_min_kwh, dtype=float))
     if p.end_min_kwh is not None:  # last row: its dual is the end state's price
         last = np.array([s - 1])
         ub.add([(v("el", last), -1.0), (v("eh", last), -1.0)], np.array([-p.end_min_kwh]))

@@ -41,6 +41,8 @@ Solver = Callable[[StoreLp, float | None], StorePlan]
 _HULL_POINTS = 6
 #: Hottest water anywhere the plan allows (above it the safety layer stops charging).
 _STORE_MAX_C = 80.0
+#: Without a gas boiler: what each kWh the store's mean is short of the setpoint costs the plan per hour.
+_SHORT_EUR_PER_KWH_H = 1.0
 
 
 def _profile(model: PlantModel, tank: str, sensors_c: Mapping[str, float | None],
@@ -108,7 +110,7 @@ class MpcStrategy:
         # the pre-heat volume below it (and in any upstream tank), which the miners charge.
         total_l = sum(model.tank_volumes_l.values())
         gas_tank = cfg.gas_tank if cfg.gas_boiler is not None else cfg.finishing_tank
-        coil = gas_tank.gas_coil
+        coil = gas_tank.gas_coil if cfg.gas_boiler is not None else None  # no boiler: no zone it holds
         self.zone_tank = gas_tank.name
         self.zone = (coil.bottom, coil.top) if coil else (1.0, 1.0)
         zone_l = gas_tank.volume_l * (self.zone[1] - self.zone[0])
@@ -211,6 +213,11 @@ class MpcStrategy:
         # The pre-heat mean stays below the exchanger's limit: above it the plan could only pass heat back
         # into the coolant (a negative `qm`), which overfills the coolant loop and leaves no plan at all.
         top_c = max(min(self.theta_c, t_lim), cold + 1.0)
+        # Without a gas boiler nothing lifts the drawn water: the draws and the loop come out of the store,
+        # which should stay hot enough to draw from (a soft floor: when the miners cannot keep up the plan
+        # still exists, it runs them as hard as the store takes).
+        no_gas = g is None
+        el_min = -np.inf if no_gas else c_pre * min(cold, top_c)
         return StoreLp(
             hours=hours,
             price_eur_per_kwh=price,
@@ -226,14 +233,14 @@ class MpcStrategy:
             draw_high_share=np.zeros(n),
             loop_lo_kwh=loop_kw * hours,
             loop_hi_kwh=loop_kw * hours,
-            loop_high_lo_kwh=loop_kw * hours,
+            loop_high_lo_kwh=np.zeros(n) if no_gas else loop_kw * hours,
             loop_low_lo_kwh=np.zeros(n),
             loss_rate=self.pre_ua_kw_per_k * hours / c_pre,
             loss_slack_kwh=np.full(n, c_pre * self.ambient_c),
             loss_offset_kwh=np.zeros(n),
             loss_lo_kwh=np.full(n, -np.inf),
             loss_hi_kwh=np.full(n, np.inf),
-            el_min_kwh=c_pre * min(cold, top_c),
+            el_min_kwh=el_min,
             el_max_kwh=c_pre * top_c,
             eh_max_kwh=self.zone_cap_kwh_per_k * max(_STORE_MAX_C - out_c, 0.0),
             eh_reserve_kwh=np.zeros(n),
@@ -244,12 +251,14 @@ class MpcStrategy:
             coolant_loss_lo_kw=0.0,
             coolant_loss_hi_kw=0.0,
             fleet_hi_kw=fleet_hi,
-            draw_low_coef=drawn_kwh_per_k / c_pre,
-            draw_low_offset_kwh=drawn_kwh_per_k * cold,
+            draw_low_coef=None if no_gas else drawn_kwh_per_k / c_pre,
+            draw_low_offset_kwh=None if no_gas else drawn_kwh_per_k * cold,
             absorb_kw=np.full(n, ua_kw * t_lim),
             absorb_kw_per_kwh=ua_kw / c_pre,
             terminal_eur_per_kwh_low=v_low,
             terminal_eur_per_kwh_high=v_high,
+            el_soft_min_kwh=np.full(n, c_pre * self.c_setpoint) if no_gas else None,
+            el_soft_eur_per_kwh_h=_SHORT_EUR_PER_KWH_H,
         )
 
     def _replan(self, now_s: float, obs: Observation, absorbable_w: float) -> None:
