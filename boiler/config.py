@@ -260,6 +260,18 @@ class MpcConfig(_Strict):
         1.0, ge=0.25, le=168, description="History the forecast needs before the plan decides (rule until then)."
     )
     co2_eur_per_kg: float = Field(0.0, ge=0, description="CO₂ price added to the plan's objective.")
+    change_eur_per_kw: float = Field(
+        0.0, ge=0, le=10, description="Plan cost of each kW the fleet's power moves between slots (steady power)."
+    )
+    smooth_h: float = Field(
+        0.0, ge=0, le=48, description="Follow the plan's mean fleet power over this many hours ahead (0: its slot)."
+    )
+    sized_boost: bool = Field(
+        False, description="Gas boost sized to the next hour's largest forecast draw (else peak/cold/reserve boosts)."
+    )
+    absorb_cap: bool = Field(
+        True, description="Cap the fleet by what the store absorbs now (else the miners' own inlet throttle does)."
+    )
 
 
 # -- which strategy decides: a discriminated union keyed on `type` ----------------------------

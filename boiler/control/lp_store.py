@@ -127,6 +127,10 @@ class StoreLp:
     # from): each kWh short costs `el_soft_eur_per_kwh_h` per hour of the slot.
     el_soft_min_kwh: np.ndarray | None = None
     el_soft_eur_per_kwh_h: float = 0.0
+    # Steady power (the MPC): each kW the fleet's mean power moves from one slot to the next, and from
+    # `fleet_now_kw` into the first slot, costs this much (restarts, efficiency lost while moving).
+    change_eur_per_kw: float = 0.0
+    fleet_now_kw: float = 0.0
 
     @property
     def slots(self) -> int:
@@ -222,7 +226,7 @@ def assemble(p: StoreLp) -> Assembled:
     s = p.slots
     m = len(p.miners)
     names = [f"p{i}" for i in range(m)] + [f"h{i}" for i in range(m)] + [
-        "qm", "qg", "dump", "closs", "sc", "el", "eh", "x", "dhw", "hd", "loop", "hl", "loss", "short"]
+        "qm", "qg", "dump", "closs", "sc", "el", "eh", "x", "dhw", "hd", "loop", "hl", "loss", "short", "move"]
     v = _Vars(names, s)
     h = p.hours
     prev = np.arange(s) - 1  # the slot before; -1 for the first (its state is a constant)
@@ -261,6 +265,9 @@ def assemble(p: StoreLp) -> Assembled:
     soft = p.el_soft_min_kwh is not None
     bounds("short", 0.0, np.inf if soft else 0.0)
     cost[v("short")] = h * p.el_soft_eur_per_kwh_h if soft else 0.0
+    steady = p.change_eur_per_kw > 0 and m > 0
+    bounds("move", 0.0, np.inf if steady else 0.0)
+    cost[v("move")] = p.change_eur_per_kw if steady else 0.0
     # Heat left in the store is worth something to whoever comes next (the MPC's horizon end).
     cost[v("el", s - 1)] -= p.terminal_eur_per_kwh_low
     cost[v("eh", s - 1)] -= p.terminal_eur_per_kwh_high
@@ -307,6 +314,10 @@ def assemble(p: StoreLp) -> Assembled:
             ok = np.isfinite(p.fleet_lo_kw)
             ub.add([(c[ok], -1.0) for c, _ in fleet], -p.fleet_lo_kw[ok])
 
+    if steady:  # move_t ≥ |fleet_t − fleet_{t−1}|, fleet_{−1} = the fleet now
+        for sign in (1.0, -1.0):
+            terms = [(v(f"p{i}"), sign) for i in range(m)] + [(before(f"p{i}"), -sign) for i in range(m)]
+            ub.add([*terms, (v("move"), -1.0)], sign * first * p.fleet_now_kw)
     if p.el_soft_min_kwh is not None:  # el + short ≥ soft floor
         ub.add([(v("el"), -1.0), (v("short"), -1.0)], -np.asarray(p.el_soft_min_kwh, dtype=float))
     if p.end_min_kwh is not None:  # last row: its dual is the end state's price

@@ -259,6 +259,8 @@ class MpcStrategy:
             terminal_eur_per_kwh_high=v_high,
             el_soft_min_kwh=np.full(n, c_pre * self.c_setpoint) if no_gas else None,
             el_soft_eur_per_kwh_h=_SHORT_EUR_PER_KWH_H,
+            change_eur_per_kw=self.c.change_eur_per_kw,
+            fleet_now_kw=self._target_w / 1000.0,
         )
 
     def _replan(self, now_s: float, obs: Observation, absorbable_w: float) -> None:
@@ -284,14 +286,23 @@ class MpcStrategy:
         log.warning("event=mpc_fallback to=rule reason=%s now_s=%.0f", why, now_s)
 
     def _planned(self, now_s: float) -> tuple[float, bool] | None:
-        """The plan's fleet power (W) and dry-cooler use for the slot holding `now_s`."""
+        """The plan's fleet power (W) and dry-cooler use for the slot holding `now_s`; with `smooth_h`, the
+        plan's mean fleet power over that many hours from now (a steady power the miners can hold)."""
         plan = self._plan
         if plan is None:
             return None
-        i = int(np.searchsorted(self._plan_edges_s, now_s, side="right")) - 1
+        edges = self._plan_edges_s
+        i = int(np.searchsorted(edges, now_s, side="right")) - 1
         if i < 0 or i >= plan.gas_kw.size:
             return None
-        return float(plan.miner_kw[:, i].sum()) * 1000.0, bool(plan.dump_kw[i] > 0.05)
+        fleet_kw = plan.miner_kw.sum(axis=0)
+        power_kw = float(fleet_kw[i])
+        if self.c.smooth_h > 0:
+            lo = np.maximum(edges[:-1], now_s)
+            hi = np.minimum(edges[1:], now_s + self.c.smooth_h * 3600.0)
+            span = np.maximum(hi - lo, 0.0)
+            power_kw = float(np.sum(fleet_kw * span) / np.sum(span))
+        return power_kw * 1000.0, bool(plan.dump_kw[i] > 0.05)
 
     # -- the decision -----------------------------------------------------------------------
     def decide(self, now_s: float, obs: Observation) -> Decision:
@@ -299,6 +310,8 @@ class MpcStrategy:
             self.forecast.record(obs.local_weekday, obs.local_minute, obs.dhw_heat_meter_kwh)
         shadow = self.rule.decide(now_s, obs)  # keeps the rule warm; the fallback decision
         absorbable = self.rule.absorbable_w(now_s, obs) if self.m.fleet_max_w > 0 else 0.0
+        if not self.c.absorb_cap:  # the miners' own inlet throttle (and the safety layer) limit them instead
+            absorbable = self.m.fleet_max_w
         if not self.forecast_ready():
             return _tagged(shadow, "learning")
         if now_s >= self._next_replan_s:
@@ -312,7 +325,14 @@ class MpcStrategy:
         dump = self.m.has_dry_cooler and (dump or power_w > absorbable + self.c.change_min_w)
         target = self._fleet_target(power_w, absorbable, dump)
         reasons = ["mpc", "dump" if dump else "absorb" if target > 0 else "miners_off"]
-        gas_sp = self.c_setpoint + self.gas_hysteresis_k + self.c.gas_margin_k + self._cold_boost_k(obs)
+        gas_sp = self.c_setpoint + self.gas_hysteresis_k + self.c.gas_margin_k
+        if self.c.sized_boost:
+            boost = self._sized_boost_k(now_s, obs)
+            if boost > 0.05:
+                gas_sp += boost
+                reasons.append("peak")
+            return charging_decision(self.m, obs, target, gas_sp, dump, reasons)
+        gas_sp += self._cold_boost_k(obs)
         if self._peak_ahead(now_s, obs):
             gas_sp += self.c.peak_boost_k
             reasons.append("peak")
@@ -339,6 +359,26 @@ class MpcStrategy:
             wanted = current
         self._target_w = wanted
         return wanted
+
+    def _sized_boost_k(self, now_s: float, obs: Observation) -> float:
+        """The gas zone's extra temperature the next hour's largest forecast draw needs: the water rising into
+        the zone needs lifting from the pre-heat mean to the outlet; what the burner cannot lift over the
+        draw (each forecast bin taken as falling within 10 minutes, the design peak) the zone must hold in
+        advance. At most `peak_boost_k + cold_boost_k`."""
+        g = self.cfg.gas_boiler
+        cap = self.zone_cap_kwh_per_k
+        if g is None or cap <= 0:
+            return 0.0
+        out_c, cold = self.outlet_target_c, obs.cold_water_c
+        state = store_state_kwh(self.m, obs.sensors_c, self.zone_tank, self.zone, out_c)
+        t_pre = state[0] / self.pre_cap_kwh_per_k if state is not None else cold
+        lift = min(1.0, max(0.0, (out_c - t_pre) / max(out_c - cold, 1.0)))
+        bin_s = self.forecast.bin_minutes * 60.0
+        worst_kwh = max(self.expected_draw_kwh(now_s, obs, k * bin_s, bin_s)
+                        for k in range(max(1, round(3600.0 / bin_s)))) * (1.0 + self.c.draw_margin)
+        burner_kwh = g.output_kw * min(bin_s, 600.0) / 3600.0
+        need_k = (worst_kwh * lift - burner_kwh) / cap
+        return min(max(need_k, 0.0), self.c.peak_boost_k + self.c.cold_boost_k)
 
     def _cold_boost_k(self, obs: Observation) -> float:
         """More gas margin when the pre-heat volume is cold (miners idle): the water rising into the gas
