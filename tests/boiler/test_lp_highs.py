@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import date
 
+import numpy as np
 import pytest
 
 from boiler import scenarios
@@ -62,3 +63,19 @@ def test_the_time_limit_is_per_solve_not_for_the_objects_life(replans) -> None:
             plans.append(solver(dataclasses.replace(lp, price_eur_per_kwh=price), limit_s))
     assert solver._h.getRunTime() >= 4 * limit_s
     assert all(p.ok for p in plans)
+
+
+def test_a_move_cost_makes_the_plan_steady(replans) -> None:
+    """`change_eur_per_kw` prices every kW the fleet moves between slots (and from its power now)."""
+    solver = PersistentHighs()
+    moves_free, moves_priced = [], []
+    for lp in replans[5:15]:
+        now_kw = 6.0
+        free = solver(dataclasses.replace(lp, fleet_now_kw=now_kw), 5.0)
+        priced = solver(dataclasses.replace(lp, fleet_now_kw=now_kw, change_eur_per_kw=0.5), 5.0)
+        assert free.ok and priced.ok
+        for plan, out in ((free, moves_free), (priced, moves_priced)):
+            fleet = plan.miner_kw.sum(axis=0)
+            out.append(abs(fleet[0] - now_kw) + float(np.abs(np.diff(fleet)).sum()))
+        assert priced.cost_eur >= free.cost_eur - 1e-6  # the same plan costs more once moves are priced
+    assert sum(moves_priced) < 0.5 * sum(moves_free)
