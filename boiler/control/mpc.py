@@ -363,8 +363,8 @@ class MpcStrategy:
     def _sized_boost_k(self, now_s: float, obs: Observation) -> float:
         """The gas zone's extra temperature the next hour's largest forecast draw needs: the water rising into
         the zone needs lifting from the pre-heat mean to the outlet; what the burner cannot lift over the
-        draw (each forecast bin taken as falling within 10 minutes, the design peak) the zone must hold in
-        advance. At most `peak_boost_k + cold_boost_k`."""
+        draw (each forecast bin taken as falling within 10 minutes, the design peak, the burner perhaps in its
+        minimum off time for the first minutes) the zone must hold in advance. At most `peak_boost_k + cold_boost_k`."""
         g = self.cfg.gas_boiler
         cap = self.zone_cap_kwh_per_k
         if g is None or cap <= 0:
@@ -376,7 +376,8 @@ class MpcStrategy:
         bin_s = self.forecast.bin_minutes * 60.0
         worst_kwh = max(self.expected_draw_kwh(now_s, obs, k * bin_s, bin_s)
                         for k in range(max(1, round(3600.0 / bin_s)))) * (1.0 + self.c.draw_margin)
-        burner_kwh = g.output_kw * min(bin_s, 600.0) / 3600.0
+        # The burner may sit in its minimum off time when the draw starts: it lifts only for the rest.
+        burner_kwh = g.output_kw * max(min(bin_s, 600.0) - g.min_off_s, 0.0) / 3600.0
         need_k = (worst_kwh * lift - burner_kwh) / cap
         return min(max(need_k, 0.0), self.c.peak_boost_k + self.c.cold_boost_k)
 
