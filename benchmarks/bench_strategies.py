@@ -53,6 +53,7 @@ CASES: dict[str, tuple[str, date, float]] = {
     "residence-48-bear winter week": ("residence-48-bear", WINTER, 7),
     "residence-48-bear year": ("residence-48-bear", WINTER, 365),
     "residence-48-hot winter week": ("residence-48-hot", WINTER, 7),
+    "residence-48-hot summer week": ("residence-48-hot", SUMMER, 7),
     "residence-48-hot year": ("residence-48-hot", WINTER, 365),
     "residence-48-preheat winter week": ("residence-48-preheat", WINTER, 7),
     "residence-48-preheat year": ("residence-48-preheat", WINTER, 365),
