@@ -1,13 +1,15 @@
 """Benchmark: every strategy against the perfect-foresight optimum on the reference scenarios.
 
-    .venv/bin/python benchmarks/bench_strategies.py run [--cases NAME ...] [--jobs 2]
+    .venv/bin/python benchmarks/bench_strategies.py run [--cases NAME ...] [--jobs 2] [--strategies ...]
     .venv/bin/python benchmarks/bench_strategies.py report      # benchmarks/strategies.md table
     .venv/bin/python benchmarks/bench_strategies.py plot        # benchmarks/strategies-week.png
 
-`run` simulates each case with thermostat, rule, mpc and mpc_oracle and solves the optimum, appending one JSON
-line per (case, strategy) to benchmarks/strategies.jsonl (a case already there is skipped, so an
-interrupted run resumes). Not a test: the figures go to BENCHMARKS.md with the machine they were
-measured on.
+`run` simulates each case with thermostat, rule, mpc and mpc_oracle, solves the optimum (the bound, ending
+as full as it started) and searches the yardsticks best_fixed and c_star (one job, C* warm-started from
+best-fixed and mpc_oracle), appending one JSON line per (case, strategy) to benchmarks/strategies.jsonl (a
+row already there is skipped, so an interrupted run resumes). Every run is scored at the bound's end-state
+price (`scored cost` = net cost − price × stored-energy change). Not a test: the figures go to
+BENCHMARKS.md with the machine they were measured on.
 """
 
 from __future__ import annotations
@@ -27,7 +29,12 @@ sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
 
 RESULTS = HERE / "strategies.jsonl"
 PLOT = HERE / "strategies-week.png"
-STRATEGIES = ("thermostat", "rule", "mpc", "mpc_oracle", "optimum")
+STRATEGIES = ("thermostat", "rule", "mpc", "mpc_oracle", "optimum", "best_fixed", "c_star")
+#: Searched together in one job (C* starts from the best fixed run).
+SEARCHED = ("best_fixed", "c_star")
+#: CMA-ES budget of C* (simulations) and its seed.
+C_STAR_EVALS = 400
+C_STAR_SEED = 1
 #: In the loop with the plant: the best of these that kept 60 °C is the best cost known to be achievable.
 IN_LOOP = ("rule", "mpc", "mpc_oracle")
 WINTER = date(2026, 1, 5)  # a Monday
@@ -46,47 +53,91 @@ CASES: dict[str, tuple[str, date, float]] = {
     "residence-48-bear winter week": ("residence-48-bear", WINTER, 7),
     "residence-48-bear year": ("residence-48-bear", WINTER, 365),
     "residence-48-hot winter week": ("residence-48-hot", WINTER, 7),
+    "residence-48-hot summer week": ("residence-48-hot", SUMMER, 7),
     "residence-48-hot year": ("residence-48-hot", WINTER, 365),
     "residence-48-preheat winter week": ("residence-48-preheat", WINTER, 7),
     "residence-48-preheat year": ("residence-48-preheat", WINTER, 365),
 }
 
 
-def _one(case: str, strategy: str) -> dict[str, object]:
+_KEEP = ("dhw_volume_below_setpoint_l", "min_outlet_temp_c", "miner_heat_share", "gas_fuel_kwh", "net_cost_eur",
+         "electricity_cost_eur", "mining_revenue_eur", "gas_cost_eur", "heat_dumped_kwh", "heat_from_gas_kwh",
+         "stored_energy_change_kwh", "power_limit_changes", "gas_starts", "wall_seconds", "decided_by",
+         "strategy_share", "end_price_eur_per_kwh")
+
+
+def _row(case: str, strategy: str, res, days: float, miners: int, **extra: object) -> dict[str, object]:
+    import numpy as np
+
+    s = res.summary
+    outlet = res.trace.columns.get("outlet_c")
+    mean_outlet = float(np.nanmean(outlet)) if outlet is not None and outlet.size else None
+    return {"case": case, "strategy": strategy, "days": days, "miners": miners, "mean_outlet_c": mean_outlet,
+            **{k: s.get(k) for k in _KEEP}, **extra}
+
+
+def _one(case: str, strategy: str) -> list[dict[str, object]]:
     from boiler import scenarios
     from boiler.simulation import run_simulation
+    from boiler.simulation.search import best_fixed, c_star, end_price, oracle_schedule
 
     scenario, start, days = CASES[case]
     cfg = scenarios.load(scenario)
-    s = run_simulation(cfg, days, start, scenario=scenario, strategy=strategy, trace_points=2000).summary
-    keep = ("dhw_volume_below_setpoint_l", "min_outlet_temp_c", "miner_heat_share", "gas_fuel_kwh", "net_cost_eur",
-            "electricity_cost_eur", "mining_revenue_eur", "gas_cost_eur", "heat_dumped_kwh",
-            "stored_energy_change_kwh", "power_limit_changes", "gas_starts", "wall_seconds")
-    return {"case": case, "strategy": strategy, "days": days, "miners": len(cfg.miners),
-            **{k: s.get(k) for k in keep}}
+    n = len(cfg.miners)
+    if strategy not in SEARCHED:
+        res = run_simulation(cfg, days, start, scenario=scenario, strategy=strategy, trace_points=5000)
+        return [_row(case, strategy, res, days, n)]
+    import time
+
+    t0 = time.perf_counter()
+    price = end_price(cfg, days, start, 1)
+    fixed = best_fixed(cfg, days, start, price_eur_per_kwh=price)
+    rows = [_row(case, "best_fixed", fixed.best.result, days, n, search_runs=len(fixed.runs),
+                 search_wall_s=fixed.wall_s, schedule=_schedule(fixed.best.schedule))]
+    warm = oracle_schedule(cfg, days, start, 1, blocks=8)
+    found = c_star(cfg, days, start, search_seed=C_STAR_SEED, max_evals=C_STAR_EVALS, price_eur_per_kwh=price,
+                   fixed=fixed, warm=[warm])
+    rows.append(_row(case, "c_star", found.best.result, days, n, search_runs=len(found.runs),
+                     search_held=sum(r.ok for r in found.runs), search_wall_s=time.perf_counter() - t0,
+                     schedule=_schedule(found.best.schedule), from_fixed=found.best is fixed.best))
+    return rows
 
 
-def run(cases: list[str], jobs: int) -> None:
+def _schedule(s) -> dict[str, object]:
+    return {"power_w": list(s.power_w), "gas_setpoint_c": list(s.gas_setpoint_c), "block_s": s.block_s
+            if s.block_s != float("inf") else None}
+
+
+def run(cases: list[str], jobs: int, strategies: list[str]) -> None:
     done = set()
     if RESULTS.exists():
         for line in RESULTS.read_text().splitlines():
             r = json.loads(line)
             done.add((r["case"], r["strategy"]))
-    todo = [(c, s) for c in cases for s in STRATEGIES if (c, s) not in done]
+    todo = []
+    for c in cases:
+        for s in strategies:
+            job = "c_star" if s in SEARCHED else s
+            if (c, s) not in done and (c, job) not in todo:
+                todo.append((c, job))
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(_one, c, s): (c, s) for c, s in todo}
         for fut in futures:
-            row = fut.result()
-            with RESULTS.open("a") as fh:
-                fh.write(json.dumps(row) + "\n")
-            print(f"{row['case']:32s} {row['strategy']:10s} net {row['net_cost_eur']:10.2f} EUR  "
-                  f"wall {row['wall_seconds']:7.1f} s", flush=True)
+            for row in fut.result():
+                with RESULTS.open("a") as fh:
+                    fh.write(json.dumps(row) + "\n")
+                print(f"{row['case']:32s} {row['strategy']:10s} net {row['net_cost_eur']:10.2f} EUR  "
+                      f"wall {row.get('search_wall_s') or row['wall_seconds']:7.1f} s", flush=True)
 
 
 def _fmt(x: object, spec: str) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "–"
     return format(x, spec)
+
+
+def _scored(r: dict, price: float) -> float:
+    return r["net_cost_eur"] - price * (r["stored_energy_change_kwh"] or 0.0)
 
 
 def report() -> str:
@@ -97,35 +148,50 @@ def report() -> str:
     out = [f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
            f"Python {platform.python_version()}. Command: `.venv/bin/python benchmarks/bench_strategies.py run`.",
            "",
-           "| case | strategy | L below 60 °C | min outlet °C | miner heat share | gas fuel kWh | net cost EUR "
-           "| gap to optimum | above best in loop | limit changes /miner/day | gas starts /day | wall s |",
-           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+           "| case | strategy | L below 60 °C | mean outlet °C | miner heat share | gas fuel kWh | net cost EUR "
+           "| scored EUR | vs C* | vs best-fixed | place in bracket | limit changes /miner/day | decided by itself "
+           "| wall s |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    brackets = []
     for case in CASES:
         res = by_case.get(case, {})
         opt = res.get("optimum")
-        kept = [r["net_cost_eur"] for s, r in res.items() if s in IN_LOOP and r["dhw_volume_below_setpoint_l"] == 0]
-        best = min(kept) if kept else None
+        price = (opt or {}).get("end_price_eur_per_kwh") or 0.0
+        bound = _scored(opt, price) if opt else None
+        cs = _scored(res["c_star"], price) if "c_star" in res else None
+        bf = _scored(res["best_fixed"], price) if "best_fixed" in res else None
+        if bound is not None and cs is not None:
+            brackets.append(f"| {case} | {bound:,.2f} | {cs:,.2f} | {bf:,.2f} | {(cs - bound) / abs(cs) * 100:.1f} % "
+                            f"| {price:.4f} |")
         for strat in STRATEGIES:
             r = res.get(strat)
             if r is None:
                 continue
-            gap = above = None
-            if opt is not None:
-                gap = (r["net_cost_eur"] - opt["net_cost_eur"]) / abs(opt["net_cost_eur"]) * 100
-            if best is not None and strat != "optimum":
-                above = (r["net_cost_eur"] - best) / abs(best) * 100
+            sc = _scored(r, price)
+            vs_c = (sc - cs) / abs(cs) * 100 if cs is not None and strat != "optimum" else None
+            vs_f = (sc - bf) / abs(bf) * 100 if bf is not None and strat != "optimum" else None
+            place = ((sc - bound) / (cs - bound) * 100 if bound is not None and cs is not None and cs != bound
+                     and strat != "optimum" else None)
             days = r["days"]
             changes = (r["power_limit_changes"] / max(r["miners"], 1) / days
                        if r["power_limit_changes"] is not None else None)
-            starts = r["gas_starts"] / days if r["gas_starts"] is not None else None
+            dec = r.get("decided_by") or {}
+            others = sum(dec.get(k, 0) for k in ("rule", "safety", "override"))
+            share = (1.0 - others / max(sum(dec.values()), 1)) * 100 if dec and strat != "rule" else (
+                dec.get("rule", 0) / max(sum(dec.values()), 1) * 100 if dec else None)
             out.append(
                 f"| {case} | {strat} | {_fmt(r['dhw_volume_below_setpoint_l'], ',.0f')} "
-                f"| {_fmt(r['min_outlet_temp_c'], '.1f')} | {_fmt(100 * r['miner_heat_share'], '.0f')} % "
-                f"| {_fmt(r['gas_fuel_kwh'], ',.0f')} | {_fmt(r['net_cost_eur'], ',.2f')} "
-                f"| {_fmt(gap, '+.1f') + ' %' if gap is not None else '–'} "
-                f"| {_fmt(above, '+.1f') + ' %' if above is not None else '–'} | {_fmt(changes, '.1f')} "
-                f"| {_fmt(starts, '.1f')} | {_fmt(r['wall_seconds'], '.1f')} |")
-    return "\n".join(out)
+                f"| {_fmt(r.get('mean_outlet_c'), '.1f')} | {_fmt(100 * r['miner_heat_share'], '.0f')} % "
+                f"| {_fmt(r['gas_fuel_kwh'], ',.0f')} | {_fmt(r['net_cost_eur'], ',.2f')} | {_fmt(sc, ',.2f')} "
+                f"| {_fmt(vs_c, '+.1f') + ' %' if vs_c is not None else '–'} "
+                f"| {_fmt(vs_f, '+.1f') + ' %' if vs_f is not None else '–'} "
+                f"| {_fmt(place, '.0f') + ' %' if place is not None else '–'} | {_fmt(changes, '.1f')} "
+                f"| {_fmt(share, '.0f') + ' %' if share is not None else '–'} "
+                f"| {_fmt(r.get('search_wall_s') or r['wall_seconds'], '.1f')} |")
+    head = ["", "Brackets (scored EUR at the bound's end-state price): the plant's true optimum lies between the "
+            "bound and C*.", "", "| case | bound | C* | best-fixed | width (C* − bound)/C* | end price EUR/kWh |",
+            "|---|---:|---:|---:|---:|---:|", *brackets, ""]
+    return "\n".join(out[:1] + head + out[1:])
 
 
 def plot() -> None:
@@ -141,7 +207,7 @@ def plot() -> None:
     fig, axes = plt.subplots(4, 1, figsize=(13, 11), sharex=True)
     colors = {"thermostat": "tab:gray", "rule": "tab:blue", "mpc": "tab:green", "mpc_oracle": "tab:olive",
               "optimum": "tab:red"}
-    for strat in STRATEGIES:
+    for strat in (s for s in STRATEGIES if s not in SEARCHED):  # the searched yardsticks take minutes
         cfg = scenarios.load("residence-48")
         res = run_simulation(cfg, 7, WINTER, scenario="residence-48", strategy=strat, trace_points=5000)
         t = res.trace.time_s / 86400.0
@@ -174,11 +240,12 @@ def main() -> None:
     r = sub.add_parser("run")
     r.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES))
     r.add_argument("--jobs", type=int, default=2)
+    r.add_argument("--strategies", nargs="*", default=list(STRATEGIES), choices=list(STRATEGIES))
     sub.add_parser("report")
     sub.add_parser("plot")
     args = ap.parse_args()
     if args.cmd == "run":
-        run(args.cases, args.jobs)
+        run(args.cases, args.jobs, args.strategies)
     elif args.cmd == "report":
         print(report())
     else:

@@ -291,7 +291,7 @@ class MpcConfig(_Strict):
     draw_margin: float = Field(0.05, ge=0, le=2, description="Forecast draws are raised by this share.")
     outlet_margin_k: float = Field(2.0, ge=0, le=10, description="Outlet above the setpoint the plan expects.")
     gas_margin_k: float = Field(0.0, ge=-2, le=10, description="Gas aquastat this far above setpoint + hysteresis.")
-    peak_boost_k: float = Field(2.0, ge=0, le=10, description="Extra gas setpoint before a forecast peak hour.")
+    peak_boost_k: float = Field(1.0, ge=0, le=10, description="Extra gas setpoint before a forecast peak hour.")
     cold_boost_k: float = Field(
         8.0, ge=0, le=20, description="Extra gas setpoint when the pre-heat volume is as cold as the mains."
     )
@@ -300,13 +300,25 @@ class MpcConfig(_Strict):
         1000.0, ge=0, le=1_000_000, description="Move the fleet target only by at least this much."
     )
     stratification_k: float = Field(
-        5.0, ge=0, le=30, description="The plan takes the store's base this far below its pre-heat mean."
+        8.0, ge=0, le=30, description="The plan takes the store's base this far below its pre-heat mean."
     )
     forecast_days: int = Field(28, ge=1, le=365, description="History the draw forecast keeps (days).")
     learn_h: float = Field(
         1.0, ge=0.25, le=168, description="History the forecast needs before the plan decides (rule until then)."
     )
     co2_eur_per_kg: float = Field(0.0, ge=0, le=10, description="CO₂ price added to the plan's objective.")
+    change_eur_per_kw: float = Field(
+        0.05, ge=0, le=10, description="Plan cost of each kW the fleet's power moves between slots (steady power)."
+    )
+    smooth_h: float = Field(
+        6.0, ge=0, le=48, description="Follow the plan's mean fleet power over this many hours ahead (0: its slot)."
+    )
+    sized_boost: bool = Field(
+        False, description="Gas boost sized to the next hour's largest forecast draw (else peak/cold/reserve boosts)."
+    )
+    absorb_cap: bool = Field(
+        False, description="Cap the fleet by what the store absorbs now (else the miners' own inlet throttle does)."
+    )
 
 
 # -- which strategy decides: a discriminated union keyed on `type` ----------------------------

@@ -1,7 +1,8 @@
 """Split a total power target across a heterogeneous fleet without chattering.
 
 Each miner either sleeps or runs within its model's [min, max] power. The most efficient
-models (lowest nominal J/TH) are woken first and filled first. A change costs hashing time
+models (lowest nominal J/TH) are woken first and filled first; miners of one model share their
+part evenly. A change costs hashing time
 (some firmware restarts on every limit change), so a miner's limit moves only when the move
 exceeds the deadband, its previous change is older than the minimum interval, and it has
 changes left for the day; the day's last two changes are kept, one for a reduction and one for
@@ -23,6 +24,7 @@ the available miners that may not even be reduced now (none when forced):
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -97,7 +99,7 @@ class _Flexible:
 
     member: FleetMember
     cap_w: float  # max power, or the current limit when only a forced reduction is allowed
-    efficiency_key: tuple[float, str]
+    efficiency_key: tuple[tuple[float, str], str]  # ((nominal J/TH, model), name)
 
 
 def allocate(
@@ -133,7 +135,7 @@ def allocate(
             new_limits[member.name] = current
             locked_w += current or 0.0
             continue
-        key = (member.spec.nominal_j_per_th, member.name)
+        key = ((member.spec.nominal_j_per_th, member.spec.key), member.name)
         flexible.append(_Flexible(member, cap_w, key))
 
     ideal = _fill_efficient_first(budget_w - locked_w, flexible)
@@ -156,7 +158,11 @@ def allocate(
 
 
 def _fill_efficient_first(budget_w: float, flexible: list[_Flexible]) -> dict[str, float | None]:
-    """Wake miners in efficiency order while their minimums fit, then fill them in that order."""
+    """Wake miners in efficiency order while their minimums fit, then fill them in that order.
+
+    Miners of one model fill together, evenly (water-filling up to each one's cap): their J/TH rises
+    with power, so for the same heat an even split hashes more than one miner high and one low.
+    """
     ordered = sorted(flexible, key=lambda f: f.efficiency_key)
     running: list[_Flexible] = []
     reserved_w = 0.0
@@ -167,13 +173,29 @@ def _fill_efficient_first(budget_w: float, flexible: list[_Flexible]) -> dict[st
             reserved_w += min_w
     limits: dict[str, float | None] = {f.member.name: None for f in flexible}
     rest_w = budget_w
-    for f in running:
-        reserved_w -= f.member.spec.min_power_w
-        # rest_w - reserved_w >= this miner's minimum, by the choice of `running`.
-        give_w = min(f.cap_w, rest_w - reserved_w)
-        limits[f.member.name] = give_w
-        rest_w -= give_w
+    for _, group_iter in itertools.groupby(running, key=lambda f: f.efficiency_key[0]):
+        group = list(group_iter)
+        group_min_w = sum(f.member.spec.min_power_w for f in group)
+        reserved_w -= group_min_w
+        # rest_w - reserved_w >= the group's minimums, by the choice of `running`.
+        share_w = min(sum(f.cap_w for f in group), rest_w - reserved_w)
+        rest_w -= share_w
+        for f, give_w in _even_split(share_w, group).items():
+            limits[f] = give_w
     return limits
+
+
+def _even_split(total_w: float, group: list[_Flexible]) -> dict[str, float]:
+    """`total_w` over the group as evenly as their caps allow (each gets at least its minimum when the
+    total covers the minimums: the caps are ≥ the minimums, so a capped miner is above its minimum)."""
+    out: dict[str, float] = {}
+    left_w = total_w
+    by_cap = sorted(group, key=lambda f: (f.cap_w, f.member.name))
+    for i, f in enumerate(by_cap):
+        give_w = min(f.cap_w, left_w / (len(by_cap) - i))
+        out[f.member.name] = give_w
+        left_w -= give_w
+    return out
 
 
 def _hold_within_deadband(

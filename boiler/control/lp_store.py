@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import linprog
-from scipy.sparse import coo_matrix
+from scipy.sparse import coo_matrix, csr_matrix
 
 from miners.catalogue import MinerSpec
 
@@ -95,7 +95,7 @@ class StoreLp:
     loss_lo_kwh: np.ndarray
     loss_hi_kwh: np.ndarray
     # Store bounds (kWh above 0 °C) and the least high-grade heat at the end of each slot.
-    el_min_kwh: float
+    el_min_kwh: float  # may be -inf (the MPC without a gas boiler)
     el_max_kwh: float
     eh_max_kwh: float
     eh_reserve_kwh: np.ndarray
@@ -121,6 +121,16 @@ class StoreLp:
     # Value of heat left in the store at the end (EUR per kWh; the MPC's terminal value).
     terminal_eur_per_kwh_low: float = 0.0
     terminal_eur_per_kwh_high: float = 0.0
+    # The bound's end-state condition: the store ends with at least this much heat (E_low + E_high, kWh).
+    end_min_kwh: float | None = None
+    # A soft floor on E_low at each slot's end (the MPC without a gas boiler: the store hot enough to draw
+    # from): each kWh short costs `el_soft_eur_per_kwh_h` per hour of the slot.
+    el_soft_min_kwh: np.ndarray | None = None
+    el_soft_eur_per_kwh_h: float = 0.0
+    # Steady power (the MPC): each kW the fleet's mean power moves from one slot to the next, and from
+    # `fleet_now_kw` into the first slot, costs this much (restarts, efficiency lost while moving).
+    change_eur_per_kw: float = 0.0
+    fleet_now_kw: float = 0.0
 
     @property
     def slots(self) -> int:
@@ -144,6 +154,8 @@ class StorePlan:
     loop_kwh: np.ndarray = field(default_factory=lambda: np.zeros(0))
     loss_kwh: np.ndarray = field(default_factory=lambda: np.zeros(0))
     solve_s: float = 0.0
+    # Shadow price of the end-state condition: d(cost)/d(end_min_kwh), EUR per kWh (0 without it).
+    end_price_eur_per_kwh: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -187,7 +199,7 @@ class _Rows:
         self.rhs.append(rhs)
         self.n += k
 
-    def matrix(self) -> tuple[coo_matrix | None, np.ndarray | None]:
+    def matrix(self) -> tuple[csr_matrix | None, np.ndarray | None]:
         if self.n == 0:
             return None, None
         m = coo_matrix((np.concatenate(self.v), (np.concatenate(self.r), np.concatenate(self.c))),
@@ -195,13 +207,26 @@ class _Rows:
         return m.tocsr(), np.concatenate(self.rhs)
 
 
-def solve_store(p: StoreLp, time_limit_s: float | None = None) -> StorePlan:
-    """Minimise net cost over the slots; a plan with status other than "optimal" holds no solution."""
-    t0 = time.perf_counter()
+@dataclass(frozen=True)
+class Assembled:
+    """The LP in matrix form: min cost·x, lo ≤ x ≤ hi, A_eq·x = b_eq, A_ub·x ≤ b_ub."""
+
+    cost: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    a_eq: csr_matrix | None
+    b_eq: np.ndarray | None
+    a_ub: csr_matrix | None
+    b_ub: np.ndarray | None
+    columns: _Vars
+
+
+def assemble(p: StoreLp) -> Assembled:
+    """The StoreLp as matrices; the end-state row, if any, is the last row of A_ub."""
     s = p.slots
     m = len(p.miners)
     names = [f"p{i}" for i in range(m)] + [f"h{i}" for i in range(m)] + [
-        "qm", "qg", "dump", "closs", "sc", "el", "eh", "x", "dhw", "hd", "loop", "hl", "loss"]
+        "qm", "qg", "dump", "closs", "sc", "el", "eh", "x", "dhw", "hd", "loop", "hl", "loss", "short", "move"]
     v = _Vars(names, s)
     h = p.hours
     prev = np.arange(s) - 1  # the slot before; -1 for the first (its state is a constant)
@@ -237,6 +262,12 @@ def solve_store(p: StoreLp, time_limit_s: float | None = None) -> StorePlan:
     bounds("loop", p.loop_lo_kwh, p.loop_hi_kwh)
     bounds("hl", np.minimum(p.loop_high_lo_kwh, p.loop_lo_kwh), np.inf)
     bounds("loss", p.loss_lo_kwh, p.loss_hi_kwh)
+    soft = p.el_soft_min_kwh is not None
+    bounds("short", 0.0, np.inf if soft else 0.0)
+    cost[v("short")] = h * p.el_soft_eur_per_kwh_h if soft else 0.0
+    steady = p.change_eur_per_kw > 0 and m > 0
+    bounds("move", 0.0, np.inf if steady else 0.0)
+    cost[v("move")] = p.change_eur_per_kw if steady else 0.0
     # Heat left in the store is worth something to whoever comes next (the MPC's horizon end).
     cost[v("el", s - 1)] -= p.terminal_eur_per_kwh_low
     cost[v("eh", s - 1)] -= p.terminal_eur_per_kwh_high
@@ -283,8 +314,27 @@ def solve_store(p: StoreLp, time_limit_s: float | None = None) -> StorePlan:
             ok = np.isfinite(p.fleet_lo_kw)
             ub.add([(c[ok], -1.0) for c, _ in fleet], -p.fleet_lo_kw[ok])
 
+    if steady:  # move_t ≥ |fleet_t − fleet_{t−1}|, fleet_{−1} = the fleet now
+        for sign in (1.0, -1.0):
+            terms = [(v(f"p{i}"), sign) for i in range(m)] + [(before(f"p{i}"), -sign) for i in range(m)]
+            ub.add([*terms, (v("move"), -1.0)], sign * first * p.fleet_now_kw)
+    if p.el_soft_min_kwh is not None:  # el + short ≥ soft floor
+        ub.add([(v("el"), -1.0), (v("short"), -1.0)], -np.asarray(p.el_soft_min_kwh, dtype=float))
+    if p.end_min_kwh is not None:  # last row: its dual is the end state's price
+        last = np.array([s - 1])
+        ub.add([(v("el", last), -1.0), (v("eh", last), -1.0)], np.array([-p.end_min_kwh]))
+
     a_eq, b_eq = eq.matrix()
     a_ub, b_ub = ub.matrix()
+    return Assembled(cost=cost, lo=lo, hi=hi, a_eq=a_eq, b_eq=b_eq, a_ub=a_ub, b_ub=b_ub, columns=v)
+
+
+def solve_store(p: StoreLp, time_limit_s: float | None = None) -> StorePlan:
+    """Minimise net cost over the slots; a plan with status other than "optimal" holds no solution."""
+    t0 = time.perf_counter()
+    a = assemble(p)
+    cost, lo, hi, a_eq, b_eq, a_ub, b_ub = a.cost, a.lo, a.hi, a.a_eq, a.b_eq, a.a_ub, a.b_ub
+    s = p.slots
     options: dict[str, object] = {"presolve": True}
     if time_limit_s is not None:
         options["time_limit"] = float(time_limit_s)
@@ -298,11 +348,21 @@ def solve_store(p: StoreLp, time_limit_s: float | None = None) -> StorePlan:
     if res.status != 0 or res.x is None:
         status = {1: "time_limit", 2: "infeasible", 3: "unbounded"}.get(res.status, f"status_{res.status}")
         return StorePlan(status=status, solve_s=elapsed)
-    x = res.x
+    end_price = 0.0
+    if p.end_min_kwh is not None and res.ineqlin is not None:
+        end_price = -float(res.ineqlin.marginals[-1])
+    return plan_from(p, a.columns, np.asarray(res.x), float(res.fun), elapsed, end_price)
+
+
+def plan_from(p: StoreLp, v: _Vars, x: np.ndarray, objective_eur: float, elapsed_s: float,
+              end_price_eur_per_kwh: float = 0.0) -> StorePlan:
+    """The plan of an optimal solution `x` (columns as `assemble` laid them out)."""
+    s = p.slots
+    m = len(p.miners)
     terminal = p.terminal_eur_per_kwh_low * x[v("el", s - 1)] + p.terminal_eur_per_kwh_high * x[v("eh", s - 1)]
     return StorePlan(
         status="optimal",
-        cost_eur=float(res.fun + terminal),
+        cost_eur=float(objective_eur + terminal),
         miner_kw=np.array([x[v(f"p{i}")] for i in range(m)]).reshape(m, s),
         hashrate_ths=np.array([x[v(f"h{i}")] for i in range(m)]).reshape(m, s),
         miner_heat_kw=x[v("qm")],
@@ -313,5 +373,6 @@ def solve_store(p: StoreLp, time_limit_s: float | None = None) -> StorePlan:
         dhw_kwh=x[v("dhw")],
         loop_kwh=x[v("loop")],
         loss_kwh=x[v("loss")],
-        solve_s=elapsed,
+        solve_s=elapsed_s,
+        end_price_eur_per_kwh=end_price_eur_per_kwh,
     )

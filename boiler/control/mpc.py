@@ -25,7 +25,8 @@ import numpy as np
 
 from boiler.config import MpcConfig, PlantConfig
 from boiler.control.forecast import MINUTES_PER_DAY, DrawForecast
-from boiler.control.lp_store import MinerLp, StoreLp, StorePlan, solve_store
+from boiler.control.lp_highs import PersistentHighs
+from boiler.control.lp_store import MinerLp, StoreLp, StorePlan
 from boiler.control.plant_model import PlantModel
 from boiler.control.strategies import RuleStrategy, charging_decision
 from boiler.control.types import Decision, Observation
@@ -40,6 +41,8 @@ Solver = Callable[[StoreLp, float | None], StorePlan]
 _HULL_POINTS = 6
 #: Hottest water anywhere the plan allows (above it the safety layer stops charging).
 _STORE_MAX_C = 80.0
+#: Without a gas boiler: what each kWh the store's mean is short of the setpoint costs the plan per hour.
+_SHORT_EUR_PER_KWH_H = 1.0
 
 
 def _profile(model: PlantModel, tank: str, sensors_c: Mapping[str, float | None],
@@ -75,12 +78,13 @@ class MpcStrategy:
     name = "mpc"
 
     def __init__(self, cfg: PlantConfig, model: PlantModel, rule: RuleStrategy,
-                 solver: Solver = solve_store) -> None:
+                 solver: Solver | None = None) -> None:
         self.cfg = cfg
         self.m = model
         self.c: MpcConfig = cfg.control.mpc
         self.rule = rule
-        self.solver = solver
+        # One persistent HiGHS model per strategy: each replan changes it in place and warm starts.
+        self.solver: Solver = solver if solver is not None else PersistentHighs()
         steps = max(1, round(self.c.replan_s / 60.0))
         bin_min = next(b for b in (15, 10, 5, 1) if steps % b == 0 or b == 1)
         self.forecast = DrawForecast(bin_minutes=bin_min, weeks=max(1, self.c.forecast_days // 7))
@@ -106,7 +110,7 @@ class MpcStrategy:
         # the pre-heat volume below it (and in any upstream tank), which the miners charge.
         total_l = sum(model.tank_volumes_l.values())
         gas_tank = cfg.gas_tank if cfg.gas_boiler is not None else cfg.finishing_tank
-        coil = gas_tank.gas_coil
+        coil = gas_tank.gas_coil if cfg.gas_boiler is not None else None  # no boiler: no zone it holds
         self.zone_tank = gas_tank.name
         self.zone = (coil.bottom, coil.top) if coil else (1.0, 1.0)
         zone_l = gas_tank.volume_l * (self.zone[1] - self.zone[0])
@@ -206,7 +210,14 @@ class MpcStrategy:
                       if self.m.fleet_max_w > 0 else math.inf)
         v_low = 0.9 * min(self.gas_heat_eur_per_kwh if g else math.inf, miner_heat)
         v_high = 0.9 * self.gas_heat_eur_per_kwh if g else v_low
-        top_c = max(self.theta_c, cold + 1.0)
+        # The pre-heat mean stays below the exchanger's limit: above it the plan could only pass heat back
+        # into the coolant (a negative `qm`), which overfills the coolant loop and leaves no plan at all.
+        top_c = max(min(self.theta_c, t_lim), cold + 1.0)
+        # Without a gas boiler nothing lifts the drawn water: the draws and the loop come out of the store,
+        # which should stay hot enough to draw from (a soft floor: when the miners cannot keep up the plan
+        # still exists, it runs them as hard as the store takes).
+        no_gas = g is None
+        el_min = -np.inf if no_gas else c_pre * min(cold, top_c)
         return StoreLp(
             hours=hours,
             price_eur_per_kwh=price,
@@ -222,14 +233,14 @@ class MpcStrategy:
             draw_high_share=np.zeros(n),
             loop_lo_kwh=loop_kw * hours,
             loop_hi_kwh=loop_kw * hours,
-            loop_high_lo_kwh=loop_kw * hours,
+            loop_high_lo_kwh=np.zeros(n) if no_gas else loop_kw * hours,
             loop_low_lo_kwh=np.zeros(n),
             loss_rate=self.pre_ua_kw_per_k * hours / c_pre,
             loss_slack_kwh=np.full(n, c_pre * self.ambient_c),
             loss_offset_kwh=np.zeros(n),
             loss_lo_kwh=np.full(n, -np.inf),
             loss_hi_kwh=np.full(n, np.inf),
-            el_min_kwh=c_pre * min(cold, top_c),
+            el_min_kwh=el_min,
             el_max_kwh=c_pre * top_c,
             eh_max_kwh=self.zone_cap_kwh_per_k * max(_STORE_MAX_C - out_c, 0.0),
             eh_reserve_kwh=np.zeros(n),
@@ -240,12 +251,16 @@ class MpcStrategy:
             coolant_loss_lo_kw=0.0,
             coolant_loss_hi_kw=0.0,
             fleet_hi_kw=fleet_hi,
-            draw_low_coef=drawn_kwh_per_k / c_pre,
-            draw_low_offset_kwh=drawn_kwh_per_k * cold,
+            draw_low_coef=None if no_gas else drawn_kwh_per_k / c_pre,
+            draw_low_offset_kwh=None if no_gas else drawn_kwh_per_k * cold,
             absorb_kw=np.full(n, ua_kw * t_lim),
             absorb_kw_per_kwh=ua_kw / c_pre,
             terminal_eur_per_kwh_low=v_low,
             terminal_eur_per_kwh_high=v_high,
+            el_soft_min_kwh=np.full(n, c_pre * self.c_setpoint) if no_gas else None,
+            el_soft_eur_per_kwh_h=_SHORT_EUR_PER_KWH_H,
+            change_eur_per_kw=self.c.change_eur_per_kw,
+            fleet_now_kw=self._target_w / 1000.0,
         )
 
     def _replan(self, now_s: float, obs: Observation, absorbable_w: float) -> None:
@@ -271,14 +286,23 @@ class MpcStrategy:
         log.warning("event=mpc_fallback to=rule reason=%s now_s=%.0f", why, now_s)
 
     def _planned(self, now_s: float) -> tuple[float, bool] | None:
-        """The plan's fleet power (W) and dry-cooler use for the slot holding `now_s`."""
+        """The plan's fleet power (W) and dry-cooler use for the slot holding `now_s`; with `smooth_h`, the
+        plan's mean fleet power over that many hours from now (a steady power the miners can hold)."""
         plan = self._plan
         if plan is None:
             return None
-        i = int(np.searchsorted(self._plan_edges_s, now_s, side="right")) - 1
+        edges = self._plan_edges_s
+        i = int(np.searchsorted(edges, now_s, side="right")) - 1
         if i < 0 or i >= plan.gas_kw.size:
             return None
-        return float(plan.miner_kw[:, i].sum()) * 1000.0, bool(plan.dump_kw[i] > 0.05)
+        fleet_kw = plan.miner_kw.sum(axis=0)
+        power_kw = float(fleet_kw[i])
+        if self.c.smooth_h > 0:
+            lo = np.maximum(edges[:-1], now_s)
+            hi = np.minimum(edges[1:], now_s + self.c.smooth_h * 3600.0)
+            span = np.maximum(hi - lo, 0.0)
+            power_kw = float(np.sum(fleet_kw * span) / np.sum(span))
+        return power_kw * 1000.0, bool(plan.dump_kw[i] > 0.05)
 
     # -- the decision -----------------------------------------------------------------------
     def decide(self, now_s: float, obs: Observation) -> Decision:
@@ -286,6 +310,8 @@ class MpcStrategy:
             self.forecast.record(obs.local_weekday, obs.local_minute, obs.dhw_heat_meter_kwh)
         shadow = self.rule.decide(now_s, obs)  # keeps the rule warm; the fallback decision
         absorbable = self.rule.absorbable_w(now_s, obs) if self.m.fleet_max_w > 0 else 0.0
+        if not self.c.absorb_cap:  # the miners' own inlet throttle (and the safety layer) limit them instead
+            absorbable = self.m.fleet_max_w
         if not self.forecast_ready():
             return _tagged(shadow, "learning")
         if now_s >= self._next_replan_s:
@@ -299,7 +325,14 @@ class MpcStrategy:
         dump = self.m.has_dry_cooler and (dump or power_w > absorbable + self.c.change_min_w)
         target = self._fleet_target(power_w, absorbable, dump)
         reasons = ["mpc", "dump" if dump else "absorb" if target > 0 else "miners_off"]
-        gas_sp = self.c_setpoint + self.gas_hysteresis_k + self.c.gas_margin_k + self._cold_boost_k(obs)
+        gas_sp = self.c_setpoint + self.gas_hysteresis_k + self.c.gas_margin_k
+        if self.c.sized_boost:
+            boost = self._sized_boost_k(now_s, obs)
+            if boost > 0.05:
+                gas_sp += boost
+                reasons.append("peak")
+            return charging_decision(self.m, obs, target, gas_sp, dump, reasons)
+        gas_sp += self._cold_boost_k(obs)
         if self._peak_ahead(now_s, obs):
             gas_sp += self.c.peak_boost_k
             reasons.append("peak")
@@ -326,6 +359,27 @@ class MpcStrategy:
             wanted = current
         self._target_w = wanted
         return wanted
+
+    def _sized_boost_k(self, now_s: float, obs: Observation) -> float:
+        """The gas zone's extra temperature the next hour's largest forecast draw needs: the water rising into
+        the zone needs lifting from the pre-heat mean to the outlet; what the burner cannot lift over the
+        draw (each forecast bin taken as falling within 10 minutes, the design peak, the burner perhaps in its
+        minimum off time for the first minutes) the zone must hold in advance. At most `peak_boost_k + cold_boost_k`."""
+        g = self.cfg.gas_boiler
+        cap = self.zone_cap_kwh_per_k
+        if g is None or cap <= 0:
+            return 0.0
+        out_c, cold = self.outlet_target_c, obs.cold_water_c
+        state = store_state_kwh(self.m, obs.sensors_c, self.zone_tank, self.zone, out_c)
+        t_pre = state[0] / self.pre_cap_kwh_per_k if state is not None else cold
+        lift = min(1.0, max(0.0, (out_c - t_pre) / max(out_c - cold, 1.0)))
+        bin_s = self.forecast.bin_minutes * 60.0
+        worst_kwh = max(self.expected_draw_kwh(now_s, obs, k * bin_s, bin_s)
+                        for k in range(max(1, round(3600.0 / bin_s)))) * (1.0 + self.c.draw_margin)
+        # The burner may sit in its minimum off time when the draw starts: it lifts only for the rest.
+        burner_kwh = g.output_kw * max(min(bin_s, 600.0) - g.min_off_s, 0.0) / 3600.0
+        need_k = (worst_kwh * lift - burner_kwh) / cap
+        return min(max(need_k, 0.0), self.c.peak_boost_k + self.c.cold_boost_k)
 
     def _cold_boost_k(self, obs: Observation) -> float:
         """More gas margin when the pre-heat volume is cold (miners idle): the water rising into the gas

@@ -37,6 +37,18 @@ from tank.water import HEAT_CAPACITY_J_PER_L_K, J_PER_KWH, S_PER_DAY, litres_to_
 HULL_POINTS = 12
 
 
+#: Summary key of the bound's end-state price (EUR per kWh of stored heat), see `scored_cost_eur`.
+END_PRICE_KEY = "end_price_eur_per_kwh"
+
+
+def scored_cost_eur(summary: dict[str, object], end_price_eur_per_kwh: float) -> float:
+    """A run's net cost less its stored-energy change valued at the end-state price: what every run is
+    compared on (docs/control.md §2.2). With the bound's own end-state price the bound is below it."""
+    net = float(summary["net_cost_eur"])  # type: ignore[arg-type]
+    stored = float(summary["stored_energy_change_kwh"])  # type: ignore[arg-type]
+    return net - end_price_eur_per_kwh * stored
+
+
 class OptimumError(RuntimeError):
     """The bound cannot be computed (solver failure, or no strategy could hold the setpoint)."""
 
@@ -310,8 +322,12 @@ def slot_edges(price: np.ndarray, steps_per_slot: int) -> np.ndarray:
 
 # -- the problem ---------------------------------------------------------------------------------
 def build_problem(cfg: PlantConfig, rx: Relaxation, si: StepInputs, steps_per_slot: int,
-                  co2_eur_per_kg: float = 0.0) -> tuple[StoreLp, np.ndarray]:
-    """The whole period as one StoreLp, and the slots' first steps (plus the end)."""
+                  co2_eur_per_kg: float = 0.0, end_state: bool = True) -> tuple[StoreLp, np.ndarray]:
+    """The whole period as one StoreLp, and the slots' first steps (plus the end).
+
+    `end_state`: the store ends with at least the heat it started with (docs/control.md §2.2: the
+    bound is then a lower bound on every run's cost less its stored-energy change at the end-state
+    price, `scored_cost_eur`)."""
     b = step_bounds(rx, si)
     edges = slot_edges(si.price_eur_per_kwh, steps_per_slot)
     starts = edges[:-1]
@@ -393,6 +409,7 @@ def build_problem(cfg: PlantConfig, rx: Relaxation, si: StepInputs, steps_per_sl
         coolant0_kwh=rx.coolant_cap_kwh_per_k * (rx.coolant0_c - rx.coolant_floor_c),
         coolant_loss_lo_kw=cl_lo_kw,
         coolant_loss_hi_kw=cl_hi_kw,
+        end_min_kwh=el0 + eh0 if end_state else None,
     )
     return lp, edges
 
@@ -448,7 +465,8 @@ def _summary(cfg: PlantConfig, lp: StoreLp, plan: StorePlan, si: StepInputs, rx:
         totals, scenario=scenario, strategy="optimum", days=days, start=start, seed=seed, step_s=si.step_s,
         hygiene=hygiene, stored_energy_change_kwh=stored, min_outlet_c=rx.setpoint_c,  # the bound's constraint
         min_loop_return_c=None, power_limit_changes=None, gas_starts=None, decided_by={}, warnings=[],
-        wall_seconds=wall_s, extra={"slot_s": float(np.mean(lp.hours) * 3600.0), "miner_ceiling_c": rx.theta_c},
+        wall_seconds=wall_s, extra={"slot_s": float(np.mean(lp.hours) * 3600.0), "miner_ceiling_c": rx.theta_c,
+                                    END_PRICE_KEY: plan.end_price_eur_per_kwh},
     )
 
 

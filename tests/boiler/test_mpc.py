@@ -186,3 +186,15 @@ def test_the_rule_decides_until_the_forecast_has_learn_h_of_history(learn_h: flo
     # Bins close on the tick after their end: the plan decides from then on, never before.
     assert max(learning) < min(planned)
     assert learn_h * 3600.0 <= min(planned) <= learn_h * 3600.0 + 3 * cfg.control.period_s
+
+
+def test_mpc_plans_on_a_plant_without_a_gas_boiler(caplog) -> None:
+    """Nothing lifts the drawn water there: the plan takes draws and loop from the store with a soft floor at
+    the setpoint, so it exists at every replan (it used to be infeasible at all of them, and `rule` decided)."""
+    cfg = scenarios.load("residence-48-hot")
+    cfg.gas_boiler = None
+    with caplog.at_level(logging.WARNING, logger="boiler.control.mpc"):
+        s = run_simulation(cfg, 7, date(2026, 7, 6), strategy="mpc").summary
+    assert not [r for r in caplog.records if "event=mpc_fallback" in r.getMessage()]
+    assert s["decided_by"]["mpc"] >= 0.95 * sum(s["decided_by"].values())
+    assert s["gas_fuel_kwh"] == 0.0 and s["strategy_share"] >= 0.95 and not s["warnings"]

@@ -1,6 +1,7 @@
 """The perfect-foresight optimum is a lower bound: no strategy that holds the outlet at the setpoint
 costs less. Its ingredients are checked one by one against the simulator, then end to end."""
 
+import dataclasses
 import json
 from datetime import date
 
@@ -12,17 +13,21 @@ from typer.testing import CliRunner
 
 from boiler import scenarios
 from boiler.cli import app
+from boiler.control.lp_store import solve_store
 from boiler.control.types import Decision, Observation
 from boiler.economics import FlatTariff, TimeOfUseTariff
 from boiler.plant.simulated import SimulatedPlant
 from boiler.simulation import SUMMARY_KEYS, Simulation, run_simulation
 from boiler.simulation.optimum import (
+    END_PRICE_KEY,
     OptimumError,
+    build_problem,
     hashrate_ths,
     miner_ceiling_c,
     miner_lp,
     relaxation,
     run_optimum,
+    scored_cost_eur,
     step_inputs,
 )
 from miners.catalogue import CATALOGUE, get_spec
@@ -114,6 +119,24 @@ def test_optimum_summary_is_consistent(flagship_optimum) -> None:
     assert sum(r.net_cost_eur for r in flagship_optimum.ledger) == pytest.approx(s["net_cost_eur"])
 
 
+def test_the_bound_ends_as_full_as_it_started_and_prices_that_condition(flagship_optimum) -> None:
+    s = flagship_optimum.summary
+    assert s["stored_energy_change_kwh"] >= -1e-6
+    # The end-state price is the bound's marginal cost of ending 1 kWh fuller (finite difference).
+    cfg = scenarios.load("residence-48")
+    si = step_inputs(cfg, 3, WINTER, 1)
+    rx = relaxation(cfg, float(si.cold_c.min()))
+    lp, _ = build_problem(cfg, rx, si, 30)
+    base = solve_store(lp)
+    more = solve_store(dataclasses.replace(lp, end_min_kwh=lp.end_min_kwh + 0.5))
+    loose = solve_store(dataclasses.replace(lp, end_min_kwh=None))
+    assert base.end_price_eur_per_kwh == pytest.approx(s[END_PRICE_KEY], rel=1e-6)
+    assert (more.cost_eur - base.cost_eur) / 0.5 == pytest.approx(base.end_price_eur_per_kwh, rel=1e-2)
+    # Without the condition the store ends emptier and the bound is lower (looser).
+    assert loose.cost_eur < base.cost_eur - 1.0
+    assert loose.el_kwh[-1] + loose.eh_kwh[-1] < lp.end_min_kwh - 10.0
+
+
 def test_cli_runs_the_optimum(tmp_path) -> None:
     out = tmp_path / "opt.json"
     r = CliRunner().invoke(app, ["simulate", "--scenario", "house-xl", "--days", "1", "--strategy", "optimum",
@@ -163,8 +186,10 @@ def _assert_not_below(s: dict, bound: dict, setpoint_c: float) -> bool:
     """True if the run held the setpoint (then its cost must not undercut the bound)."""
     if s["min_outlet_temp_c"] < setpoint_c:
         return False
-    scale = abs(s["electricity_cost_eur"]) + abs(s["gas_cost_eur"]) + abs(s["mining_revenue_eur"])
-    assert s["net_cost_eur"] >= bound["net_cost_eur"] - (1e-3 + 1e-5 * scale), (s["strategy"], s, bound)
+    price = bound[END_PRICE_KEY]
+    scale = (abs(s["electricity_cost_eur"]) + abs(s["gas_cost_eur"]) + abs(s["mining_revenue_eur"])
+             + price * abs(s["stored_energy_change_kwh"]))
+    assert scored_cost_eur(s, price) >= bound["net_cost_eur"] - (1e-3 + 1e-5 * scale), (s["strategy"], s, bound)
     return True
 
 

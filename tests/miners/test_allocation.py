@@ -118,6 +118,8 @@ def test_fresh_fleet_tracks_target_efficient_first(fleet: list[FleetMember], tar
             if b is None and w is not None:
                 # The better miner was skipped only because its minimum did not fit.
                 assert better.spec.min_power_w > worse.spec.min_power_w
+            if better.spec.key == worse.spec.key:
+                continue  # one model shares evenly (test_identical_miners_get_equal_limits_...)
             if b is not None and w is not None and b < better.spec.max_power_w - 1e-9:
                 # A better miner is below its max only if the worse ones sit at their minimum.
                 assert w == pytest.approx(worse.spec.min_power_w)
@@ -129,8 +131,34 @@ def test_fresh_fleet_tracks_target_efficient_first(fleet: list[FleetMember], tar
 def test_two_s21_share_a_target_above_one_max() -> None:
     fleet = [_member("a", S21), _member("b", S21)]
     alloc = allocate(6000.0, fleet, NOW_S, POLICY)
-    assert alloc.limits_w == {"a": 3500.0, "b": 2500.0}
+    assert alloc.limits_w == {"a": 3000.0, "b": 3000.0}
     assert alloc.changed == ("a", "b") and alloc.total_w == 6000.0
+
+
+@pytest.mark.parametrize("others", [(), ("m53s-plus-plus",), ("m53s-plus-plus", "s19-xp-hyd")])
+@pytest.mark.parametrize("count", [2, 3, 4])
+def test_identical_miners_get_equal_limits_at_every_fleet_power(count: int, others: tuple[str, ...]) -> None:
+    """J/TH rises with power, so one model's running miners share evenly: from a fresh fleet exactly, and
+    along a sweep of targets (each allocation applied) within the allocator's step, the deadband."""
+    def fleet() -> list[FleetMember]:
+        return [_member(f"s{i}", S21) for i in range(count)] + [
+            _member(f"o{i}", get_spec(key)) for i, key in enumerate(others)]
+
+    top_w = sum(m.spec.max_power_w for m in fleet()) + 1000.0
+    targets = [float(t) for t in range(0, int(top_w), 50)]
+    for target_w in targets:
+        limits = allocate(target_w, fleet(), NOW_S, POLICY).limits_w
+        running = [limits[f"s{i}"] for i in range(count) if limits[f"s{i}"] is not None]
+        assert not running or max(running) - min(running) < 1e-6, (target_w, limits)
+    free = AllocationPolicy(deadband_w=POLICY.deadband_w, min_change_interval_s=0.0, max_changes_per_day=1440)
+    members = fleet()
+    rng = random.Random(count)
+    sweep = targets + targets[::-1] + [rng.uniform(0.0, top_w) for _ in range(200)]
+    for k, target_w in enumerate(sweep):
+        alloc = allocate(target_w, members, NOW_S + k, free)
+        commit(alloc, members, NOW_S + k)
+        running = [m.limit_w for m in members if m.spec is S21 and m.limit_w is not None]
+        assert not running or max(running) - min(running) <= free.deadband_w + 1e-6, (target_w, alloc)
 
 
 def test_efficient_miner_first_and_sleep_below_minimum() -> None:
@@ -157,12 +185,12 @@ def test_deadband_holds_small_moves_of_a_single_miner() -> None:
 
 
 def test_holds_never_add_up_to_more_than_one_deadband() -> None:
-    # Ideal split of 7,710 W is a 5,210 / b 2,500: each miner sits 150 W above it. Holding both
-    # would drift 300 W, so only the first (by name on a tie) is held.
-    fleet = [_member("a", S21, 5360.0), _member("b", S21, 2650.0)]
-    alloc = allocate(7710.0, fleet, NOW_S, POLICY)
-    assert alloc.limits_w == {"a": 5360.0, "b": 2500.0} and alloc.changed == ("b",)
-    assert alloc.total_w == 7710.0 + 150.0
+    # Ideal split of 5,210 W + M53's minimum is a 5,210 / b its minimum: each miner sits 150 W above it.
+    # Holding both would drift 300 W, so only the first (by name on a tie) is held.
+    fleet = [_member("a", S21, 5360.0), _member("b", M53, M53.min_power_w + 150.0)]
+    alloc = allocate(5210.0 + M53.min_power_w, fleet, NOW_S, POLICY)
+    assert alloc.limits_w == {"a": 5360.0, "b": M53.min_power_w} and alloc.changed == ("b",)
+    assert alloc.total_w == pytest.approx(5210.0 + M53.min_power_w + 150.0)
 
 
 def test_min_interval_blocks_and_force_passes_at_once() -> None:
@@ -200,11 +228,11 @@ def test_last_two_changes_of_the_day_are_kept_for_a_reduction_then_a_sleep() -> 
 
 def test_commit_records_changes() -> None:
     fleet = [_member("a", S21), _member("b", S21, 2500.0), _member("c", S21, 3000.0)]
-    alloc = allocate(8000.0, fleet, NOW_S, POLICY)  # all three minimums fit: a 3000, b 2500, c 2500
-    assert alloc.limits_w == {"a": 3000.0, "b": 2500.0, "c": 2500.0}
+    alloc = allocate(7500.0, fleet, NOW_S, POLICY)  # three minimums, evenly: 2500 each
+    assert alloc.limits_w == {"a": 2500.0, "b": 2500.0, "c": 2500.0}
     commit(alloc, fleet, NOW_S)
     assert [(m.limit_w, m.last_change_s, m.changes_today) for m in fleet] == [
-        (3000.0, NOW_S, 1), (2500.0, -math.inf, 0), (2500.0, NOW_S, 1)
+        (2500.0, NOW_S, 1), (2500.0, -math.inf, 0), (2500.0, NOW_S, 1)
     ]
 
 
