@@ -20,8 +20,9 @@ WINTER = date(2026, 1, 5)
     ("scenario", "model"),
     [("residence-48", None),
      pytest.param("residence-48", "m53s-plus-plus", marks=pytest.mark.xfail(strict=True, reason=(
-         "known, open: woken through pyasic, the emulated Whatsminer hashes at the next tick where the plant's "
-         "model is still in its wake delay (13,680 s: both woken; 13,920 s: 6,750 W against 80 W); since identical "
+         "known, open: woken through pyasic, the emulated Whatsminer hashes at the next tick where the pure "
+         "simulation's model is still in its wake delay (13,680 s: both woken; 13,920 s: 6,750 W against 80 W); "
+         "since identical "
          "miners move together (even split), that puts the day's miner heat 10 % above the pure simulation")))],
     ids=["s21-braiins", "m53-whatsminer-v2"],
 )
