@@ -73,6 +73,7 @@ def default_addresses_taken() -> Iterator[list[str]]:
         sock.close()
 
 
+@pytest.mark.slow  # the demo end to end, in its own process
 def test_busy_default_addresses_move_the_demo_and_say_so(default_addresses_taken: list[str], tmp_path: Path) -> None:
     run = demo("--duration", "600", "--speed", "3600", tmp=tmp_path)
     assert run.returncode in (0, 1), run.stderr
@@ -83,6 +84,7 @@ def test_busy_default_addresses_move_the_demo_and_say_so(default_addresses_taken
     assert moved_to != DEFAULT_FIRST_IP
 
 
+@pytest.mark.slow  # the demo end to end, in its own process
 def test_busy_addresses_given_with_the_flag_exit_1_naming_it(default_addresses_taken: list[str],
                                                              tmp_path: Path) -> None:
     run = demo("--duration", "600", "--first-ip", DEFAULT_FIRST_IP, tmp=tmp_path)
@@ -92,6 +94,7 @@ def test_busy_addresses_given_with_the_flag_exit_1_naming_it(default_addresses_t
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.slow  # the demo's own process refusing at start
 @pytest.mark.parametrize(
     ("address", "message"),
     [("banana", "'banana' is not an IPv4 address"), ("192.168.1.10", "loopback only"), ("10.0.0.1", "127.0.0.0/8")],
@@ -104,6 +107,7 @@ def test_bad_first_ip_exits_2_with_a_message(address: str, message: str, tmp_pat
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.slow  # the demo end to end, in its own process
 def test_off_a_terminal_progress_lines_in_the_sites_zone_and_no_state_left(tmp_path: Path) -> None:
     run = demo("--duration", "7200", "--speed", "3600", "--first-ip", first_ip(), tmp=tmp_path)
     assert run.returncode in (0, 1), run.stderr
@@ -116,6 +120,7 @@ def test_off_a_terminal_progress_lines_in_the_sites_zone_and_no_state_left(tmp_p
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.slow  # the demo end to end, in its own process
 def test_state_is_kept_when_asked_for(tmp_path: Path) -> None:
     state = tmp_path / "kept.sqlite"
     run = demo("--duration", "600", "--speed", "3600", "--first-ip", first_ip(), "--state", str(state), tmp=tmp_path)
@@ -135,6 +140,7 @@ def test_an_exit_1_says_why() -> None:
                                        "hygiene rules broken (2 violation(s))")
 
 
+@pytest.mark.slow  # the demo end to end, in its own process
 def test_an_unreachable_broker_exits_1_saying_what_to_do(tmp_path: Path) -> None:
     import yaml
 
