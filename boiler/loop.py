@@ -15,6 +15,7 @@ through MQTT and pyasic. Everything a strategy needs arrives in the observation 
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import Counter
 from collections.abc import Mapping
@@ -31,7 +32,10 @@ from boiler.control.types import Commands, Decision, MinerReading, Observation
 from boiler.hygiene import ComplianceEvent, HygieneChecker
 from boiler.ledger import EnergyFlows, Ledger, LedgerRow
 from boiler.site_time import LocalTime, SiteClock
+from boiler.summary import decider_warnings
 from tank.water import J_PER_KWH, S_PER_DAY
+
+log = logging.getLogger("boiler.loop")
 
 #: Cold water assumed when the plant has no mains sensor (a French average; DESIGN §1 gives 8–18 °C).
 DEFAULT_COLD_WATER_C = 12.0
@@ -114,6 +118,8 @@ class LoopStats:
     decided_by: Counter[str] = field(default_factory=Counter)
     min_outlet_c: float = math.inf
     min_loop_return_c: float = math.inf
+    #: Ticks decided on DEFAULT_COLD_WATER_C because the plant reported no mains temperature.
+    cold_water_assumed: int = 0
 
 
 class PlantLoop:
@@ -155,6 +161,14 @@ class PlantLoop:
     @property
     def strategy_name(self) -> str:
         return self.controller.strategy_name
+
+    def warnings(self) -> list[str]:
+        """What degraded in this run so far, in words, for its summary."""
+        out = decider_warnings(self.strategy_name, self.stats.decided_by, STRATEGY_SHARE_WARN)
+        if self.stats.cold_water_assumed:
+            out.append(f"no mains temperature on {self.stats.cold_water_assumed} of {self.stats.ticks} ticks: "
+                       f"decided on {DEFAULT_COLD_WATER_C:g} °C cold water")
+        return out
 
     @property
     def dhw_heat_meter_kwh(self) -> float:
@@ -240,6 +254,11 @@ class PlantLoop:
     def _observe(self, now: float, local: LocalTime, reading: PlantReading,
                  miners: tuple[MinerReading, ...]) -> Observation:
         cold = reading.cold_water_c
+        if cold is None:
+            if not self.stats.cold_water_assumed:
+                log.warning("event=cold_water_assumed value_c=%g reason=no_mains_reading", DEFAULT_COLD_WATER_C)
+            self.stats.cold_water_assumed += 1
+            cold = DEFAULT_COLD_WATER_C
         return Observation(
             now_s=now,
             local_minute=local.minute,
@@ -253,7 +272,7 @@ class PlantLoop:
             gas_firing=reading.gas_firing,
             electricity_eur_per_kwh=self._price,
             hashprice_eur_per_ph_day=self._hashprice_net,
-            cold_water_c=cold if cold is not None else DEFAULT_COLD_WATER_C,
+            cold_water_c=cold,
             legionella_due=self.checker.cycle_due(now, horizon_s=S_PER_DAY),
             legionella_last_pass_s=self.checker.last_required_pass_s(),
             dhw_heat_meter_kwh=self._meter_j / J_PER_KWH,

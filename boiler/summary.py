@@ -135,41 +135,20 @@ def build_summary(
                - t.loop_losses_kwh - stored_energy_change_kwh)
     heat = t.heat_from_miners_kwh + t.heat_from_gas_kwh
     return RunSummary(
+        # Every figure the ledger holds under the summary's own name (derived ones like net cost too).
+        **{name: getattr(t, name) for name in _FROM_TOTALS},
         scenario=scenario,
         strategy=strategy,
         days=days,
         start=start.isoformat(),
         seed=seed,
         step_s=step_s,
-        dhw_volume_l=t.dhw_volume_l,
-        dhw_heat_kwh=t.dhw_heat_kwh,
-        dhw_demand_kwh=t.dhw_demand_kwh,
-        dhw_volume_below_setpoint_l=t.dhw_volume_below_setpoint_l,
         min_outlet_temp_c=min_outlet_c,
         min_loop_return_c=min_loop_return_c if min_loop_return_c is not None and math.isfinite(min_loop_return_c)
         else None,
-        heat_from_miners_kwh=t.heat_from_miners_kwh,
-        heat_from_gas_kwh=t.heat_from_gas_kwh,
-        heat_dumped_kwh=t.heat_dumped_kwh,
         miner_heat_share=t.heat_from_miners_kwh / heat if heat > 0 else 0.0,
-        electricity_kwh=t.electricity_kwh,
-        gas_fuel_kwh=t.gas_fuel_kwh,
-        tank_losses_kwh=t.tank_losses_kwh,
-        loop_losses_kwh=t.loop_losses_kwh,
         stored_energy_change_kwh=stored_energy_change_kwh,
         energy_balance_error_kwh=balance,
-        mining_revenue_eur=t.mining_revenue_eur,
-        electricity_cost_eur=t.electricity_cost_eur,
-        gas_cost_eur=t.gas_cost_eur,
-        net_cost_eur=t.net_cost_eur,
-        btc_mined=t.btc_mined,
-        hashrate_ths_mean=t.hashrate_ths_mean,
-        co2_kg=t.co2_kg,
-        baseline_gas_fuel_kwh=t.baseline_gas_fuel_kwh,
-        baseline_gas_cost_eur=t.baseline_gas_cost_eur,
-        baseline_co2_kg=t.baseline_co2_kg,
-        savings_eur=t.savings_eur,
-        co2_avoided_kg=t.co2_avoided_kg,
         power_limit_changes=power_limit_changes,
         gas_starts=gas_starts,
         legionella_compliant=hygiene.compliant,
@@ -183,6 +162,9 @@ def build_summary(
         extra=dict(extra or {}),
     )
 
+
+#: Summary fields taken as they are from the ledger's totals (fields and derived properties of LedgerRow).
+_FROM_TOTALS = tuple(f.name for f in dataclasses.fields(RunSummary) if hasattr(LedgerRow, f.name))
 
 #: Keys of the JSON summary every consumer may rely on (the CLI contract of `simulate` and `demo`).
 SUMMARY_KEYS = tuple(f.name for f in dataclasses.fields(RunSummary) if f.name != "extra")

@@ -21,7 +21,7 @@ from typing import Any
 from boiler.config import PlantConfig
 from boiler.hil import driver_configs, emulated_fleet, live_physics
 from boiler.ledger import EnergyFlows, LedgerRow, sum_rows
-from boiler.loop import STRATEGY_SHARE_WARN, PlantReading
+from boiler.loop import PlantReading
 from boiler.service.clock import PacedClock
 from boiler.service.links import optional_mqtt, optional_telemetry
 from boiler.service.mqtt_io import MqttPlantIO
@@ -32,7 +32,7 @@ from boiler.simulation.devices import SimulatedDevices, device_mqtt_config
 from boiler.simulation.plant_io import SimulatedPlantIO
 from boiler.site_time import DEFAULT_START
 from boiler.store import PlantStore
-from boiler.summary import HygieneFigures, build_summary, decider_warnings
+from boiler.summary import HygieneFigures, build_summary
 from miners.fleet import PyasicFleet
 from tank.water import J_PER_KWH, S_PER_DAY
 
@@ -127,7 +127,7 @@ async def run_demo(cfg: PlantConfig, opts: DemoOptions, scenario: str,
         min_loop_return_c=loop.stats.min_loop_return_c if math.isfinite(loop.stats.min_loop_return_c) else None,
         power_limit_changes=loop.controller.limit_changes, gas_starts=plant.gas_starts(),
         decided_by=loop.stats.decided_by,
-        warnings=decider_warnings(strategy, loop.stats.decided_by, STRATEGY_SHARE_WARN),
+        warnings=loop.warnings(),
         wall_seconds=time.perf_counter() - wall0,
         extra={"speed": opts.speed, "ticks": service.status.ticks, "ledger_rows": len(rows),
                "state_path": str(opts.state_path)},

@@ -23,11 +23,11 @@ from boiler.control.strategies import Strategy
 from boiler.control.types import MinerReading
 from boiler.hygiene import HygieneChecker
 from boiler.ledger import EnergyFlows, LedgerRow
-from boiler.loop import STRATEGY_SHARE_WARN, FlowSample, PlantLoop, PlantReading, TickRecord
+from boiler.loop import FlowSample, PlantLoop, PlantReading, TickRecord
 from boiler.plant.simulated import SimulatedPlant
 from boiler.simulation.build import build_plant, local_midnight_s
 from boiler.simulation.yardsticks import IN_LOOP, PlantStrategy
-from boiler.summary import HygieneFigures, RunSummary, build_summary, decider_warnings
+from boiler.summary import HygieneFigures, RunSummary, build_summary
 from miners.model import HydroMiner
 from tank.water import J_PER_KWH, S_PER_DAY
 
@@ -217,7 +217,7 @@ class Simulation:
             stored_energy_change_kwh=(plant.energy_j() - self._e0) / J_PER_KWH,
             min_outlet_c=stats.min_outlet_c, min_loop_return_c=stats.min_loop_return_c,
             power_limit_changes=loop.controller.limit_changes, gas_starts=plant.gas_starts(),
-            decided_by=stats.decided_by, warnings=decider_warnings(strategy, stats.decided_by, STRATEGY_SHARE_WARN),
+            decided_by=stats.decided_by, warnings=loop.warnings(),
             wall_seconds=time.perf_counter() - self.wall0,
         )
         row = self._row
