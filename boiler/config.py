@@ -132,9 +132,33 @@ class ExchangerConfig(_Strict):
 class ChargingConfig(_Strict):
     tank: str | None = Field(None, description="Tank the miners charge; default the first one.")
     inlet: Literal["stratified", "top"] = "stratified"
-    flow: Literal["balanced"] | Annotated[float, Field(ge=0.5, le=5000)] = Field(
-        "balanced", description="'balanced' matches the coolant flow, or a fixed secondary flow in L/min."
+    flow: Literal["balanced", "controlled"] | Annotated[float, Field(ge=0.5, le=5000)] = Field(
+        "balanced",
+        description="'balanced' matches the coolant flow; 'controlled': a variable-speed pump sends the water "
+        "back at `target_c` (low flow, high ΔT: charged in one pass); or a fixed secondary flow in L/min.",
     )
+    target_c: float | None = Field(
+        None, ge=30, le=90,
+        description="With flow 'controlled': the temperature the pump's controller sends to the tank (°C); "
+        "default the outlet setpoint + 2 K. The strategy may move it each tick.",
+    )
+    min_flow_lpm: float = Field(
+        1.0, ge=0.1, le=5000, description="With flow 'controlled': the pump's lowest flow (L/min)."
+    )
+    max_flow_lpm: float | None = Field(
+        None, ge=0.5, le=5000,
+        description="With flow 'controlled': the pump's highest flow (L/min); default the coolant flow.",
+    )
+
+    @model_validator(mode="after")
+    def _controlled_only(self) -> ChargingConfig:
+        if self.flow != "controlled":
+            given = [k for k in ("target_c", "max_flow_lpm") if getattr(self, k) is not None]
+            if given:
+                raise ValueError(f"{', '.join(given)}: only with flow 'controlled' (flow is {self.flow!r})")
+        elif self.max_flow_lpm is not None and self.max_flow_lpm < self.min_flow_lpm:
+            raise ValueError(f"max_flow_lpm {self.max_flow_lpm} is below min_flow_lpm {self.min_flow_lpm}")
+        return self
 
 
 class GasBoilerConfig(_Strict):
@@ -252,6 +276,26 @@ class RuleStrategyConfig(_Strict):
         description="Hot water (L, ≥ setpoint) the finishing tank should hold; below it gas boosts.",
     )
     power_step_w: float = Field(250.0, gt=0, le=100_000, description="Fleet power targets are rounded to this step.")
+    finish_absorb_share: float = Field(
+        0.9, gt=0, le=2, description="Miners that finish the water (controlled charging flow) charge while the store "
+        "absorbs at least this share of the fleet's full power.",
+    )
+    finish_inlet_margin_k: float = Field(
+        1.5, ge=0, le=20, description="Miners that finish the water charge until their inlet would come this close "
+        "to their maximum (into their throttle band).",
+    )
+    finish_wake_k: float = Field(
+        10.0, ge=0, le=50, description="Miners that finish the water wake once the store's base is this far below "
+        "where it counts as full (or its hot water runs low).",
+    )
+    finish_wake_share: float = Field(
+        0.3, gt=0, le=1, description="Miners that finish the water also wake once the finishing tank's hot water "
+        "(≥ setpoint) falls below this share of its volume.",
+    )
+    finish_gas_margin_k: float = Field(
+        0.0, ge=-5, le=10, description="Miners that finish the water: gas aquastat this far above setpoint + "
+        "hysteresis (the backup fires below the setpoint).",
+    )
     wake_margin_w: float = Field(
         2000.0, ge=0, le=1_000_000, description="Headroom needed above the minimum to wake miners."
     )
@@ -469,6 +513,13 @@ class PlantConfig(_Strict):
     def charge_tank(self) -> TankConfig:
         name = self.charging.tank
         return next(t for t in self.tanks if t.name == name) if name else self.tanks[0]
+
+    @property
+    def charge_target_c(self) -> float | None:
+        """With a controlled charging flow, the water it sends to the tank by default (°C); else None."""
+        if self.charging.flow != "controlled":
+            return None
+        return self.charging.target_c if self.charging.target_c is not None else self.control.setpoint_c + 2.0
 
     @property
     def gas_tank(self) -> TankConfig:

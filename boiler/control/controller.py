@@ -96,4 +96,12 @@ class Controller:
             dry_cooler=decision.dump_heat,
             reason=decision.reason,
             changed_miners=alloc_changed,
+            charge_target_c=self._charge_target_c(decision),
         )
+
+    def _charge_target_c(self, decision: Decision) -> float | None:
+        """The charging pump's target: the decision's, else the site's; None without a controlled flow."""
+        default = self.cfg.charge_target_c
+        if default is None:
+            return None
+        return decision.charge_target_c if decision.charge_target_c is not None else default

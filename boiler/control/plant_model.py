@@ -25,6 +25,28 @@ def exchanger_ua_w_per_k(cfg: PlantConfig) -> float:
     return PlateExchanger.sized_for_approach(max(heat_w, 1.0), cfg.exchanger.approach_k or 3.0).ua_w_per_k
 
 
+#: Below the miners' throttle point the controlled charge keeps their inlet (K), and what the exchanger's
+#: hot end keeps above the water it sends (K) at low secondary flow.
+_FINISH_INLET_MARGIN_K = 1.0
+_FINISH_APPROACH_K = 1.0
+#: The finishing target stays this close to the setpoint at most (K): hotter water only loses more.
+_FINISH_MAX_ABOVE_SETPOINT_K = 5.0
+
+
+def _finish_target_c(cfg: PlantConfig, fleet_heat_w: float, c_hot_w_per_k: float,
+                     inlet_throttle_c: float) -> float | None:
+    """With a controlled charging flow the exchanger sends the water back at the coolant's hot end (less a
+    small approach): at full power that is the inlet plus the coolant's rise. The hottest target the fleet
+    holds without throttling, capped a few kelvin above the setpoint; None if it cannot finish the water."""
+    if cfg.charging.flow != "controlled" or fleet_heat_w <= 0 or c_hot_w_per_k <= 0:
+        return None
+    reach = inlet_throttle_c - _FINISH_INLET_MARGIN_K + fleet_heat_w / c_hot_w_per_k - _FINISH_APPROACH_K
+    setpoint = cfg.control.setpoint_c
+    if reach < setpoint + 2.0:
+        return None
+    return min(reach, setpoint + _FINISH_MAX_ABOVE_SETPOINT_K)
+
+
 @dataclass(frozen=True, slots=True)
 class PlantModel:
     setpoint_c: float
@@ -54,6 +76,10 @@ class PlantModel:
     #: Per tank: volume and its sensors as ("tank.sensor", height fraction), for state estimates.
     tank_volumes_l: dict[str, float]
     tank_sensors: dict[str, tuple[tuple[str, float], ...]]
+    #: With a controlled charging flow (a variable-speed pump sending the water to the tank at a target):
+    #: the hottest target the fleet reaches at full power with its inlet a kelvin below throttling, if that
+    #: is at least 2 K above the setpoint (then the miners alone can finish the water); else None.
+    finish_target_c: float | None = None
 
     @staticmethod
     def from_config(cfg: PlantConfig, exchanger_ua_w_per_k: float) -> PlantModel:
@@ -98,6 +124,7 @@ class PlantModel:
             nominal_j_per_th=total_w / total_ths if total_ths else 0.0,
             tank_volumes_l={t.name: t.volume_l for t in cfg.tanks},
             tank_sensors={t.name: tuple((f"{t.name}.{s.name}", s.height) for s in t.sensors) for t in cfg.tanks},
+            finish_target_c=_finish_target_c(cfg, heat, c_hot, inlet_throttle),
         )
 
     def estimate(self, tank: str, sensors_c: Mapping[str, float | None], reference_c: float) -> TankEstimate | None:

@@ -9,6 +9,7 @@ controllers: miners full on below a threshold, off above; gas below a lower thre
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Protocol
 
 from boiler.config import ControlConfig
@@ -69,14 +70,15 @@ class RuleStrategy:
         self._last_s = now_s
         return self._base_ema_c
 
-    def absorbable_w(self, now_s: float, obs: Observation) -> float:
+    def absorbable_w(self, now_s: float, obs: Observation, inlet_c: float | None = None) -> float:
         """Electrical power whose heat the charged tank can take with the miners' inlet kept below
-        the temperature where they start throttling themselves (inlet ≈ base + heat / UA)."""
+        `inlet_c`, by default the temperature where they start throttling themselves less the margin
+        (inlet ≈ base + heat / UA)."""
         base = obs.sensors_c.get(self.m.charge_bottom_sensor)
         if base is None:
             return 0.0
         base = self._smoothed_base_c(now_s, base)
-        target_inlet = self.m.inlet_throttle_c - self.r.coolant_margin_k
+        target_inlet = self.m.inlet_throttle_c - self.r.coolant_margin_k if inlet_c is None else inlet_c
         power = self.m.ua_w_per_k * (target_inlet - base) / self.m.heat_fraction
         if obs.coolant_in_c is not None and obs.coolant_in_c > self.m.inlet_throttle_c and (self._target_w or 0.0) > 0:
             # The miners already throttle: trim below the current target.
@@ -116,6 +118,8 @@ class RuleStrategy:
         if self._target_w is None:  # first tick: start from what the miners do now
             self._target_w = sum(r.limit_w for r in obs.miners if r.available and r.limit_w is not None)
         mode = self.mode(obs)
+        if self.m.finish_target_c is not None and mode != "idle":
+            return self._finish(now_s, obs, mode)
         reasons = [mode]
         dump = False
         wanted_w = 0.0
@@ -156,6 +160,40 @@ class RuleStrategy:
             gas_setpoint += self.r.peak_boost_k
             reasons.append("reserve_low")
         return charging_decision(self.m, obs, target_w, gas_setpoint, dump, reasons)
+
+
+    def _finish(self, now_s: float, obs: Observation, mode: str) -> Decision:
+        """Miners that finish the water themselves (a controlled charging flow, `PlantModel.finish_target_c`):
+        charge at full power, the pump sending the water to the tank at the finishing target, while the store
+        can take it (its base cold enough for the miners' inlet: `absorbable_w`), then sleep until draws have
+        cooled the base again. Full power because the target needs the coolant's full rise: at part power the
+        inlet would have to run hotter than the throttle point. The store, filled top-down a few kelvin above
+        the setpoint, carries the loop's losses through the night. Gas is the backup only: its aquastat fires
+        when the water at its sensor falls below the setpoint (no cold-store boost: a cold base is the normal
+        state of a store charged from the top down)."""
+        m = self.m
+        full_w = m.fleet_max_w
+        # The store is full once its base is too warm for the miners' inlet even in their throttle band: the
+        # loop's return (a few kelvin below the outlet) can only be reheated by coolant above it.
+        absorbable_w = self.absorbable_w(now_s, obs, m.inlet_max_c - self.r.finish_inlet_margin_k)
+        room = absorbable_w >= full_w * self.r.finish_absorb_share
+        ready = m.estimate(m.finishing_tank, obs.sensors_c, obs.cold_water_c)
+        # Charging runs until the store is full (its base too warm for the miners' inlet); it starts again
+        # only once draws have cooled the base well below that, or the hot water has run low: few, long
+        # charges keep the miners within their daily change budget.
+        wake_w = full_w * self.r.finish_absorb_share + m.ua_w_per_k * self.r.finish_wake_k / m.heat_fraction
+        low = ready is None or ready.usable_volume_l < self.r.finish_wake_share * m.tank_volumes_l[m.finishing_tank]
+        charging = (self._target_w or 0.0) > 0
+        wanted_w = full_w if room and (charging or low or absorbable_w >= wake_w) else 0.0
+        target_w = self._hold_or_move(now_s, wanted_w)
+        self._target_w = target_w
+        reasons = [mode, "finish" if target_w > 0 else "tank_full" if not room else "hot_enough"]
+        gas_setpoint = self.c.setpoint_c + self.gas_hysteresis_k + self.r.finish_gas_margin_k
+        if ready is not None and ready.usable_volume_l < self.r.reserve_volume_l:
+            gas_setpoint += self.r.peak_boost_k
+            reasons.append("reserve_low")
+        d = charging_decision(m, obs, target_w, gas_setpoint, False, reasons)
+        return replace(d, charge_target_c=m.finish_target_c)
 
 
 def charging_decision(model: PlantModel, obs: Observation, target_w: float, gas_setpoint_c: float, dump: bool,

@@ -84,6 +84,9 @@ class Decision:
     dump_heat: bool = False
     #: Skip the anti-chatter rules (safety cuts must act at once).
     force: bool = False
+    #: With a controlled charging flow: the water the charging pump sends to the tank (°C); None: the
+    #: site's configured target.
+    charge_target_c: float | None = None
     #: Who made this decision when it is not the strategy the plant was configured with: "rule" for a
     #: fallback, "safety" or "override" for the layers around the strategy. None: the strategy itself.
     decided_by: str | None = None
@@ -101,3 +104,5 @@ class Commands:
     dry_cooler: bool
     reason: str
     changed_miners: tuple[str, ...] = field(default=())
+    #: With a controlled charging flow: the charging pump's target (°C); None without one.
+    charge_target_c: float | None = None

@@ -182,7 +182,9 @@ class SensorConfig(BaseModel):
         return self.plausible if self.plausible is not None else DEFAULT_PLAUSIBLE[self.quantity]
 
 
-ActuatorKind = Literal["pump_speed", "on_off", "valve", "gas_enable", "gas_setpoint", "dry_cooler"]
+#: `charge_setpoint`: the temperature a variable-speed charging pump's controller holds on the water it
+#: sends to the tank (`charging.flow: controlled`).
+ActuatorKind = Literal["pump_speed", "on_off", "valve", "gas_enable", "gas_setpoint", "dry_cooler", "charge_setpoint"]
 #: Kinds driven with ON/OFF; the others take a number.
 BOOL_KINDS: Final[frozenset[str]] = frozenset({"on_off", "gas_enable", "dry_cooler"})
 #: Range of the numeric kinds when the config gives none: percent, or °C for the gas setpoint.
@@ -190,8 +192,9 @@ DEFAULT_ACTUATOR_RANGE: Final[dict[str, tuple[float, float]]] = {
     "pump_speed": (0.0, 100.0),
     "valve": (0.0, 100.0),
     "gas_setpoint": (20.0, 90.0),
+    "charge_setpoint": (20.0, 90.0),
 }
-ACTUATOR_UNIT: Final[dict[str, str]] = {"pump_speed": "%", "valve": "%", "gas_setpoint": "°C"}
+ACTUATOR_UNIT: Final[dict[str, str]] = {"pump_speed": "%", "valve": "%", "gas_setpoint": "°C", "charge_setpoint": "°C"}
 
 
 class ActuatorConfig(BaseModel):

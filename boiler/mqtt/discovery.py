@@ -35,6 +35,7 @@ ACTUATOR_DEVICE_CLASS: Final[dict[str, str | None]] = {
     "gas_enable": None,
     "gas_setpoint": "temperature",
     "dry_cooler": "running",
+    "charge_setpoint": "temperature",
 }
 
 

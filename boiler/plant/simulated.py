@@ -91,8 +91,15 @@ class SimulatedPlant:
         ]
         flow_lpm = sum(m.spec.coolant_flow_lpm for m in self.miners)
         self._c_hot = lpm_to_w_per_k(flow_lpm)
+        #: With a controlled charging flow, the pump's range (W/K of water) and its target (°C).
+        self._flow_range_w_per_k: tuple[float, float] | None = None
+        self._default_charge_target_c = cfg.charge_target_c
         if cfg.charging.flow == "balanced":
             self._c_cold = self._c_hot
+        elif cfg.charging.flow == "controlled":
+            hi_lpm = cfg.charging.max_flow_lpm if cfg.charging.max_flow_lpm is not None else flow_lpm
+            self._flow_range_w_per_k = (lpm_to_w_per_k(cfg.charging.min_flow_lpm), lpm_to_w_per_k(hi_lpm))
+            self._c_cold = self._flow_range_w_per_k[1]
         else:
             self._c_cold = lpm_to_w_per_k(float(cfg.charging.flow))
         self._q_charge_l_per_s = self._c_cold / HEAT_CAPACITY_J_PER_L_K
@@ -280,6 +287,8 @@ class SimulatedPlant:
             p_elec += o.power_w
             heat += o.heat_to_coolant_w
             hash_ths += o.hashrate_ths
+        if self._flow_range_w_per_k is not None:
+            self._control_charge_flow(heat)
         demand_j = self._draw_heat[k] if k < len(self._draw_heat) else 0.0
         use_c = self._draw_temp[k] if demand_j > 0.0 else 0.0
         gas = self.gas
@@ -304,6 +313,37 @@ class SimulatedPlant:
         self.now_s = now + self.step_s
         self._k = k + 1
         return f
+
+    #: The pump's speed moves in steps of this many W/K of water (~0.1 L/min): the exchanger's factors are
+    #: recomputed only when it moves.
+    _FLOW_STEP_W_PER_K = 7.0
+
+    @property
+    def charge_flow_lpm(self) -> float:
+        """The charging circuit's secondary flow now (L/min)."""
+        return self._c_cold / HEAT_CAPACITY_J_PER_L_K * 60.0
+
+    def _control_charge_flow(self, miner_heat_w: float) -> None:
+        """A variable-speed charging pump holding the water it sends to the tank at its target: the flow
+        that carries the miners' heat from the tank's base to the target in one pass,
+        ṁ·c = Q / (T_target − T_base), within the pump's range. With the base near the target (the tank
+        full) it runs at its highest flow and the miners' inlet rises: they throttle, as with any pump.
+        The coolant loop settles where the exchanger passes Q, so the water leaves at the target once the
+        loop has warmed (the pump's own controller would trim the rest; here the loop's physics does)."""
+        lo, hi = self._flow_range_w_per_k  # type: ignore[misc]
+        target = self.commands.charge_target_c
+        if target is None:
+            target = self._default_charge_target_c
+        span_k = target - self._charge.tank.bottom_c  # type: ignore[operator]
+        want = miner_heat_w / span_k if span_k > 0.5 else hi
+        step = self._FLOW_STEP_W_PER_K
+        c_cold = min(max(round(want / step) * step, lo), hi)
+        if c_cold == self._c_cold:
+            return
+        self._c_cold = c_cold
+        p = self._p
+        p[K.P_C_COLD], p[K.P_Q_CHARGE] = c_cold, c_cold / HEAT_CAPACITY_J_PER_L_K
+        p[K.P_HX_G], p[K.P_HX_DECAY] = self.coolant.exchange_factors(self.step_s, self._c_hot, c_cold)
 
     def gas_starts(self) -> int:
         return self.gas.starts if self.gas is not None else 0

@@ -37,7 +37,7 @@ from boiler.mqtt.config import ActuatorConfig, MqttConfig
 from boiler.mqtt.errors import MqttPlantError
 from boiler.mqtt.payload import PayloadError
 from boiler.mqtt.sensors import SensorBoard
-from boiler.service.mqtt_io import ACTUATORS, METERS, POINT_SENSORS, tank_sensor_name
+from boiler.service.mqtt_io import ACTUATORS, METERS, POINT_SENSORS, TEMPERATURE_ACTUATORS, tank_sensor_name
 from boiler.telemetry import Telemetry, telemetry_point
 from boiler.telemetry.config import TelemetryConfig
 from miners.catalogue import get_spec
@@ -51,7 +51,7 @@ Status = Literal["ok", "warn", "fail", "skip"]
 #: Longest default time to listen for sensors (each sensor's `stale_after_s` otherwise bounds it).
 DEFAULT_MAX_WAIT_S = 120.0
 #: Actuators the service drives with ON/OFF (the others it drives with a number).
-_BOOL_ACTUATORS = frozenset(name for name, kind in ACTUATORS.items() if kind != "gas_setpoint")
+_BOOL_ACTUATORS = frozenset(ACTUATORS) - TEMPERATURE_ACTUATORS
 
 
 @dataclass(frozen=True)
@@ -125,12 +125,13 @@ def check_bindings(cfg: PlantConfig) -> CheckItem:
     for name, a in actuators.items():
         if name in _BOOL_ACTUATORS and not a.is_bool:
             problems.append(f"actuator {name} is kind {a.kind} but the service drives it ON/OFF")
-        if name == "gas_setpoint" and a.is_bool:
+        if name in TEMPERATURE_ACTUATORS and a.is_bool:
             problems.append(f"actuator {name} is kind {a.kind} but the service drives it with a temperature")
     if problems:
         return CheckItem("mqtt bindings", "fail", "; ".join(problems))
     notes = []
-    wanted = ["charging_pump"] + (["gas_enable"] if cfg.gas_boiler is not None else [])
+    wanted = (["charging_pump"] + (["gas_enable"] if cfg.gas_boiler is not None else [])
+              + (["charging_setpoint"] if cfg.charge_target_c is not None else []))
     undriven = [n for n in wanted if n not in actuators]
     if undriven:
         notes.append(f"not driven (no actuator named so): {', '.join(undriven)}")
@@ -262,8 +263,12 @@ def safe_values(cfg: PlantConfig) -> dict[str, ActuatorValue]:
     """What the safe state sends to each actuator the service drives (from the real safety layer)."""
     model = PlantModel.from_config(cfg, exchanger_ua_w_per_k(cfg) if cfg.miners else 1.0)
     safe = Controller(cfg, model, strategy="rule").safety.safe_state("check")
-    return {"charging_pump": safe.charge_pump, "gas_enable": safe.gas_enable, "gas_setpoint": safe.gas_setpoint_c,
-            "dry_cooler": safe.dump_heat, "destratify_pump": safe.destratify}
+    values: dict[str, ActuatorValue] = {
+        "charging_pump": safe.charge_pump, "gas_enable": safe.gas_enable, "gas_setpoint": safe.gas_setpoint_c,
+        "dry_cooler": safe.dump_heat, "destratify_pump": safe.destratify}
+    if cfg.charge_target_c is not None:
+        values["charging_setpoint"] = cfg.charge_target_c
+    return values
 
 
 def _fit(config: ActuatorConfig, value: ActuatorValue) -> ActuatorValue:

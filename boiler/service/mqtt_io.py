@@ -5,7 +5,8 @@ Binding is by name (documented in docs/service.md):
 * `outlet`, `loop_return`, `coolant_in`, `coolant_out`, `cold_water` (°C), `gas_firing` (0/1);
 * cumulative meters: `miner_heat_kwh` (heat meter on the charging circuit), `gas_kwh` (fuel, PCI),
   `dhw_volume` (hot water drawn, any volume unit), `electricity_kwh` (the miners' supply);
-* actuators: `charging_pump`, `gas_enable`, `gas_setpoint`, `dry_cooler`, `destratify_pump`.
+* actuators: `charging_pump`, `gas_enable`, `gas_setpoint`, `dry_cooler`, `destratify_pump`, and with a
+  controlled charging flow `charging_setpoint` (the water the charging pump sends to the tank, °C).
 Anything not configured is simply absent: a missing tank sensor reads as None (the safety layer
 decides what that means), a missing meter books nothing.
 
@@ -30,7 +31,9 @@ log = logging.getLogger(__name__)
 POINT_SENSORS = ("outlet", "loop_return", "coolant_in", "coolant_out", "cold_water")
 METERS = ("miner_heat_kwh", "gas_kwh", "dhw_volume", "electricity_kwh")
 ACTUATORS = {"charging_pump": "on_off", "gas_enable": "gas_enable", "gas_setpoint": "gas_setpoint",
-             "dry_cooler": "dry_cooler", "destratify_pump": "on_off"}
+             "dry_cooler": "dry_cooler", "destratify_pump": "on_off", "charging_setpoint": "charge_setpoint"}
+#: Actuators driven with a temperature, not ON/OFF.
+TEMPERATURE_ACTUATORS = frozenset({"gas_setpoint", "charging_setpoint"})
 
 
 def tank_sensor_name(tank: str, sensor: str) -> str:
@@ -127,6 +130,8 @@ class MqttPlantIO:
             "dry_cooler": commands.dry_cooler,
             "destratify_pump": commands.destratify,
         }
+        if commands.charge_target_c is not None:  # only with a controlled charging flow
+            wanted["charging_setpoint"] = commands.charge_target_c
         for name, value in wanted.items():
             config = self._actuators.get(name)
             if config is None:

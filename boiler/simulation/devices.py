@@ -156,7 +156,9 @@ class SimulatedDevices:
             gas_enable=bool(c.get("gas_enable", current.gas_enable)),
             gas_setpoint_c=float(c.get("gas_setpoint", current.gas_setpoint_c)),
             destratify=bool(c.get("destratify_pump", current.destratify)),
-            dry_cooler=bool(c.get("dry_cooler", current.dry_cooler)), reason="devices"), miners=False)
+            dry_cooler=bool(c.get("dry_cooler", current.dry_cooler)), reason="devices",
+            charge_target_c=float(c["charging_setpoint"]) if "charging_setpoint" in c else current.charge_target_c),
+            miners=False)
 
     async def sync(self, now_s: float, link: ServiceLink, timeout_s: float = 5.0) -> None:
         """Bring the devices to `now_s` with the service's link (see the class docstring)."""
