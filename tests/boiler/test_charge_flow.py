@@ -1,0 +1,162 @@
+"""The charging flow as a control handle (`charging.flow: controlled`): a variable-speed pump sends the water
+to the tank at a target, the target travels from the decision to the plant (simulated or over MQTT), and the
+rule strategy's finishing law charges in few long runs with miners that reach the target."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from boiler import scenarios
+from boiler.config import PlantConfig
+from boiler.control.types import Commands
+from boiler.mqtt.config import MqttConfig
+from boiler.plant.simulated import SimulatedPlant
+from boiler.service.mqtt_io import MqttPlantIO
+from boiler.simulation import build_plant, run_simulation
+from boiler.simulation.devices import SimulatedDevices, device_mqtt_config
+from boiler.simulation.runner import Simulation
+from tank.draws import StepDraws
+from tank.water import HEAT_CAPACITY_J_PER_L_K
+
+SUMMER = date(2026, 7, 6)
+
+
+def _hot(**charging: object) -> PlantConfig:
+    cfg = scenarios.load("residence-48-hot")
+    return cfg.model_copy(update={"charging": cfg.charging.model_copy(update=charging)})
+
+
+def _still_plant(cfg: PlantConfig, tank_c: float, steps: int) -> SimulatedPlant:
+    """The site's store at one temperature, no draws, no loop, gas off, every miner at full power."""
+    tanks = [t.model_copy(update={"initial_c": tank_c}) for t in cfg.tanks]
+    cfg = cfg.model_copy(update={"tanks": tanks, "loop": None})
+    plant = SimulatedPlant(cfg, StepDraws(heat_j=np.zeros(steps), use_temp_c=np.full(steps, np.nan)),
+                           [15.0] * steps, 0.0)
+    plant.apply(Commands(miner_limits_w={m.name: m.spec.max_power_w for m in plant.miners}, charge_pump=True,
+                         gas_enable=False, gas_setpoint_c=20.0, destratify=False, dry_cooler=False, reason="test"))
+    return plant
+
+
+def test_the_pump_sends_the_water_at_its_target_in_one_pass() -> None:
+    """From a cold store the flow carries the miners' heat from the base to the target: once the coolant loop
+    has warmed, the water leaves the exchanger at the target and ṁ·c·(T_target − T_base) is the heat passed."""
+    cfg = _hot()
+    target = cfg.charge_target_c
+    assert target == cfg.control.setpoint_c + 2.0
+    plant = _still_plant(cfg, 20.0, 80)
+    lo_lpm, hi_lpm = cfg.charging.min_flow_lpm, sum(m.spec.coolant_flow_lpm for m in plant.miners)
+    supplies, balances = [], []
+    for k in range(40):
+        base = plant._charge.tank.bottom_c
+        f = plant.step()
+        if k >= 30:  # the coolant loop has warmed (it relaxes over ~20 min at full power)
+            supplies.append(plant.charge_supply_c)
+            carried_w = plant.charge_flow_lpm / 60.0 * HEAT_CAPACITY_J_PER_L_K * (plant.charge_supply_c - base)
+            balances.append(carried_w / (f.miner_heat_j / plant.step_s))
+        assert lo_lpm - 1e-9 <= plant.charge_flow_lpm <= hi_lpm + 1e-9
+    # Slightly below: the pump sizes the flow on the miners' heat, of which the coolant loses a little.
+    assert np.asarray(supplies) == pytest.approx(target, abs=0.3)
+    assert np.asarray(balances) == pytest.approx(1.0, abs=0.05)
+    assert plant.charge_flow_lpm < 0.5 * hi_lpm  # low flow, high ΔT: far below the balanced flow
+
+    # The strategy moves the target: the water follows.
+    plant.apply(Commands(miner_limits_w={}, charge_pump=True, gas_enable=False, gas_setpoint_c=20.0,
+                         destratify=False, dry_cooler=False, reason="test", charge_target_c=58.0))
+    for _ in range(30):
+        plant.step()
+    assert plant.charge_supply_c == pytest.approx(58.0, abs=0.3)
+
+
+def test_a_full_store_runs_the_pump_at_its_highest_flow() -> None:
+    cfg = _hot(max_flow_lpm=20.0)
+    plant = _still_plant(cfg, cfg.charge_target_c - 0.2, 3)
+    plant.step()
+    assert plant.charge_flow_lpm == pytest.approx(20.0, abs=0.1)
+
+
+def test_a_balanced_flow_is_unchanged_by_the_handle() -> None:
+    cfg = _hot(flow="balanced")
+    assert cfg.charge_target_c is None
+    plant = _still_plant(cfg, 20.0, 3)
+    plant.step()
+    assert plant.charge_flow_lpm == pytest.approx(sum(m.spec.coolant_flow_lpm for m in plant.miners))
+
+
+@pytest.mark.parametrize(("charging", "words"), [
+    ({"flow": "balanced", "target_c": 62}, "target_c: only with flow 'controlled'"),
+    ({"flow": 8.0, "max_flow_lpm": 10}, "max_flow_lpm: only with flow 'controlled'"),
+    ({"flow": "controlled", "min_flow_lpm": 5, "max_flow_lpm": 2}, "below min_flow_lpm"),
+    ({"flow": "controlled", "target_c": 120}, "less than or equal to 90"),
+])
+def test_a_handle_that_cannot_work_is_refused(charging: dict[str, object], words: str) -> None:
+    raw = scenarios.load("residence-48-hot").model_dump(mode="json", exclude_none=True)
+    raw["charging"] = {"inlet": "stratified", **charging}
+    with pytest.raises(ValidationError) as err:
+        PlantConfig.model_validate(raw)
+    assert words in str(err.value)
+
+
+def test_the_target_reaches_the_plant_from_the_decision() -> None:
+    """rule on residence-48-hot: every command carries the finishing target the strategy chose; a site with
+    a balanced flow carries none."""
+    def targets(scenario: str) -> set[float | None]:
+        sim = Simulation(scenarios.load(scenario), 0.5, SUMMER, strategy="rule")
+        seen: set[float | None] = set()
+        while not sim.done:
+            if sim.control_due():
+                rec = sim.tick()
+                seen.add(rec.commands.charge_target_c)
+                assert sim.plant.commands.charge_target_c == rec.commands.charge_target_c
+            sim.advance()
+        return seen
+
+    (target,) = targets("residence-48-hot")
+    assert target is not None and target > scenarios.load("residence-48-hot").control.setpoint_c + 2.0
+    assert targets("residence-48") == {None}
+
+
+class _Link:
+    """A link that records what the plant I/O publishes."""
+
+    def __init__(self) -> None:
+        self.sent: dict[str, bool | float] = {}
+
+    @property
+    def board(self):  # never read here
+        raise AssertionError
+
+    def set_actuator(self, name: str, value: bool | float) -> bool:
+        self.sent[name] = value
+        return True
+
+
+@pytest.mark.parametrize("target", [63.5, None])
+async def test_the_target_goes_out_on_its_actuator_and_the_devices_obey(target: float | None) -> None:
+    cfg = scenarios.load("residence-48-hot")
+    cfg.mqtt = device_mqtt_config(cfg, MqttConfig.model_validate({"site": "flow"}))
+    link = _Link()
+    await MqttPlantIO(cfg, link).act(Commands(  # type: ignore[arg-type]
+        miner_limits_w={}, charge_pump=True, gas_enable=True, gas_setpoint_c=61.0, destratify=False,
+        dry_cooler=False, reason="test", charge_target_c=target))
+    assert link.sent.get("charging_setpoint") == target
+    devices = SimulatedDevices(build_plant(cfg, SUMMER, 1.0), cfg.mqtt, cfg)
+    devices.received.update(link.sent)
+    devices._obey()
+    assert devices.plant.commands.charge_target_c == target
+
+
+def test_rule_finishes_the_water_with_a_fraction_of_the_gas() -> None:
+    """Scenario table, residence-48-hot summer week, rule: with the controlled flow the miners finish the
+    water; against the balanced flow, a fraction of the gas, no water below 60 °C, and the miners within
+    their change budget."""
+    controlled = run_simulation(scenarios.load("residence-48-hot"), 7, SUMMER, strategy="rule").summary
+    balanced = run_simulation(_hot(flow="balanced"), 7, SUMMER, strategy="rule").summary
+    assert controlled["dhw_volume_below_setpoint_l"] == 0.0
+    assert controlled["gas_fuel_kwh"] < 0.3 * balanced["gas_fuel_kwh"]
+    assert controlled["miner_heat_share"] > balanced["miner_heat_share"]
+    policy = scenarios.load("residence-48-hot").control.allocation
+    assert controlled["power_limit_changes"] <= 7 * policy.max_changes_per_day * 2
