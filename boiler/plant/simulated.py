@@ -317,6 +317,8 @@ class SimulatedPlant:
     #: The pump's speed moves in steps of this many W/K of water (~0.1 L/min): the exchanger's factors are
     #: recomputed only when it moves.
     _FLOW_STEP_W_PER_K = 7.0
+    #: The pump holds its lowest speed while the coolant's hot end is this far below the target (a start).
+    _WARM_UP_K = 3.0
 
     @property
     def charge_flow_lpm(self) -> float:
@@ -324,18 +326,21 @@ class SimulatedPlant:
         return self._c_cold / HEAT_CAPACITY_J_PER_L_K * 60.0
 
     def _control_charge_flow(self, miner_heat_w: float) -> None:
-        """A variable-speed charging pump holding the water it sends to the tank at its target: the flow
-        that carries the miners' heat from the tank's base to the target in one pass,
-        ṁ·c = Q / (T_target − T_base), within the pump's range. With the base near the target (the tank
-        full) it runs at its highest flow and the miners' inlet rises: they throttle, as with any pump.
-        The coolant loop settles where the exchanger passes Q, so the water leaves at the target once the
-        loop has warmed (the pump's own controller would trim the rest; here the loop's physics does)."""
+        """A variable-speed charging pump whose controller holds the water it sends to the tank at its target:
+        at steady state the flow carries the miners' heat from the tank's base to the target in one pass,
+        ṁ·c = Q / (T_target − T_base). While the coolant's hot end (the miners' outlet) is still well below the
+        target — a start — it runs at its lowest speed, so no lukewarm water enters the store; with the base
+        near the target (the tank full) at its highest, and the miners' inlet rises: they throttle, as with
+        any pump."""
         lo, hi = self._flow_range_w_per_k  # type: ignore[misc]
         target = self.commands.charge_target_c
         if target is None:
             target = self._default_charge_target_c
-        span_k = target - self._charge.tank.bottom_c  # type: ignore[operator]
-        want = miner_heat_w / span_k if span_k > 0.5 else hi
+        base = self._charge.tank.bottom_c
+        span_k = target - base  # type: ignore[operator]
+        hot_in = self.coolant.inlet_c + (miner_heat_w / self._c_hot if self._c_hot else 0.0)
+        warming = hot_in < target - self._WARM_UP_K  # type: ignore[operator]
+        want = lo if warming else miner_heat_w / span_k if span_k > 0.5 else hi
         step = self._FLOW_STEP_W_PER_K
         c_cold = min(max(round(want / step) * step, lo), hi)
         if c_cold == self._c_cold:
