@@ -363,6 +363,13 @@ class MpcConfig(_Strict):
     absorb_cap: bool = Field(
         False, description="Cap the fleet by what the store absorbs now (else the miners' own inlet throttle does)."
     )
+    outlet_trim_max_k: float = Field(
+        4.0, ge=0, le=20, description="Lower the gas aquastat by up to this much while each day's coldest outlet "
+        "stays `outlet_trim_guard_k` above the setpoint (0: off).",
+    )
+    outlet_trim_guard_k: float = Field(
+        2.0, ge=0.5, le=20, description="A day's coldest outlet this far above the setpoint lets the trim go lower.",
+    )
 
 
 # -- which strategy decides: a discriminated union keyed on `type` ----------------------------

@@ -27,6 +27,7 @@ from boiler.config import MpcConfig, PlantConfig
 from boiler.control.forecast import MINUTES_PER_DAY, DrawForecast
 from boiler.control.lp_highs import PersistentHighs
 from boiler.control.lp_store import MinerLp, StoreLp, StorePlan
+from boiler.control.outlet_trim import OutletTrim
 from boiler.control.plant_model import PlantModel
 from boiler.control.strategies import RuleStrategy, charging_decision
 from boiler.control.types import Decision, Observation
@@ -125,6 +126,8 @@ class MpcStrategy:
                                              lc.ambient_c if lc.ambient_c is not None else amb)
                      if lc is not None and lc.loss_w > 0 else None)
         self.coolant_cap_kwh_per_k = litres_to_j_per_k(cfg.coolant.loop_volume_l) / J_PER_KWH
+        self.trim = OutletTrim(cfg.control.setpoint_c, guard_k=self.c.outlet_trim_guard_k,
+                               max_k=self.c.outlet_trim_max_k)
         self.ambient_c = amb
 
     @property
@@ -309,6 +312,8 @@ class MpcStrategy:
         if obs.dhw_heat_meter_kwh is not None:
             self.forecast.record(obs.local_weekday, obs.local_minute, obs.dhw_heat_meter_kwh)
         shadow = self.rule.decide(now_s, obs)  # keeps the rule warm; the fallback decision
+        # Local day number (local midnights are whole days apart, give or take a DST hour).
+        self.trim.observe(round((now_s - 60.0 * obs.local_minute) / 86_400.0), obs.outlet_c)
         absorbable = self.rule.absorbable_w(now_s, obs) if self.m.fleet_max_w > 0 else 0.0
         if not self.c.absorb_cap:  # the miners' own inlet throttle (and the safety layer) limit them instead
             absorbable = self.m.fleet_max_w
@@ -325,7 +330,7 @@ class MpcStrategy:
         dump = self.m.has_dry_cooler and (dump or power_w > absorbable + self.c.change_min_w)
         target = self._fleet_target(power_w, absorbable, dump)
         reasons = ["mpc", "dump" if dump else "absorb" if target > 0 else "miners_off"]
-        gas_sp = self.c_setpoint + self.gas_hysteresis_k + self.c.gas_margin_k
+        gas_sp = self.c_setpoint + self.gas_hysteresis_k + self.c.gas_margin_k + self.trim.trim_k
         if self.c.sized_boost:
             boost = self._sized_boost_k(now_s, obs)
             if boost > 0.05:

@@ -1,0 +1,69 @@
+"""The gas aquastat's trim from the outlet actually delivered (`boiler/control/outlet_trim.py`)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pytest
+
+from boiler import scenarios
+from boiler.control.outlet_trim import OutletTrim
+from boiler.simulation import run_simulation
+
+
+def _days(trim: OutletTrim, coldest_c: list[float]) -> list[float]:
+    """Feed one day per coldest outlet (a warm reading and the coldest one); the trim after each day."""
+    out = []
+    for day, c in enumerate(coldest_c):
+        trim.observe(day, c + 3.0)
+        trim.observe(day, c)
+    trim.observe(len(coldest_c), None)  # the next day closes the last one
+    out.append(trim.trim_k)
+    return out
+
+
+def test_days_with_room_lower_the_aquastat_a_step_at_a_time_down_to_the_bound() -> None:
+    trim = OutletTrim(60.0, guard_k=2.0, step_k=0.5, max_k=2.0)
+    levels = []
+    for day in range(8):
+        trim.observe(day, 66.0)
+        levels.append(trim.trim_k)
+    assert levels == [0.0, -0.5, -1.0, -1.5, -2.0, -2.0, -2.0, -2.0]
+    # A day with little room moves by its room only.
+    trim = OutletTrim(60.0, guard_k=2.0, step_k=0.5)
+    assert _days(trim, [62.2]) == [pytest.approx(-0.2)]
+
+
+def test_a_day_that_came_close_gives_back_what_it_lacked_and_a_step_more() -> None:
+    trim = OutletTrim(60.0, guard_k=2.0, step_k=0.5, max_k=4.0)
+    for day in range(10):
+        trim.observe(day, 70.0)
+    assert trim.trim_k == -4.0
+    trim.observe(10, 60.4)  # 1.6 K short of the guard
+    trim.observe(11, 70.0)
+    assert trim.trim_k == pytest.approx(-4.0 + 1.6 + 0.5)
+    trim.observe(12, 55.0)  # far short: back to no trim at all, never above it
+    trim.observe(13, 70.0)
+    assert trim.trim_k == 0.0
+
+
+def test_days_without_an_outlet_reading_change_nothing() -> None:
+    trim = OutletTrim(60.0)
+    for day in range(5):
+        trim.observe(day, None)
+    assert trim.trim_k == 0.0
+
+
+def test_mpc_on_a_house_whose_outlet_runs_hot_lowers_it_and_still_holds_60() -> None:
+    """house-xl: the aquastat's sensor sits low in a small coil zone, so the outlet ran ~7 K above it."""
+    cfg = scenarios.load("house-xl")
+    off = cfg.model_copy(deep=True)
+    off.control.mpc.outlet_trim_max_k = 0.0
+    start = date(2026, 1, 5)
+    with_trim = run_simulation(cfg, 14, start, strategy="mpc", trace_points=5000)
+    without = run_simulation(off, 14, start, strategy="mpc", trace_points=5000)
+    assert with_trim.summary["dhw_volume_below_setpoint_l"] == 0.0
+    mean = {k: float(np.nanmean(r.trace.columns["outlet_c"])) for k, r in (("on", with_trim), ("off", without))}
+    assert mean["on"] < mean["off"] - 1.0
+    assert with_trim.summary["gas_fuel_kwh"] < without.summary["gas_fuel_kwh"]
