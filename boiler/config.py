@@ -334,7 +334,10 @@ class MpcConfig(_Strict):
     time_limit_s: float = Field(2.0, gt=0, le=60, description="Solver time limit; past it, fall back to rule.")
     draw_margin: float = Field(0.05, ge=0, le=2, description="Forecast draws are raised by this share.")
     outlet_margin_k: float = Field(2.0, ge=0, le=10, description="Outlet above the setpoint the plan expects.")
-    gas_margin_k: float = Field(0.0, ge=-2, le=10, description="Gas aquastat this far above setpoint + hysteresis.")
+    gas_margin_k: float = Field(
+        -1.0, ge=-2, le=10, description="Gas aquastat this far above setpoint + hysteresis (a negative margin holds "
+        "only while the pre-heat water is warm; it fades as the cold boost grows).",
+    )
     peak_boost_k: float = Field(1.0, ge=0, le=10, description="Extra gas setpoint before a forecast peak hour.")
     cold_boost_k: float = Field(
         8.0, ge=0, le=20, description="Extra gas setpoint when the pre-heat volume is as cold as the mains."
@@ -363,12 +366,16 @@ class MpcConfig(_Strict):
     absorb_cap: bool = Field(
         False, description="Cap the fleet by what the store absorbs now (else the miners' own inlet throttle does)."
     )
+    snap_share: float = Field(
+        0.8, ge=0, le=1, description="A fleet power at least this share of what one more miner needs at its "
+        "minimum is raised to it (1: never).",
+    )
     outlet_trim_max_k: float = Field(
         4.0, ge=0, le=20, description="Lower the gas aquastat by up to this much while each day's coldest outlet "
         "stays `outlet_trim_guard_k` above the setpoint (0: off).",
     )
     outlet_trim_guard_k: float = Field(
-        2.0, ge=0.5, le=20, description="A day's coldest outlet this far above the setpoint lets the trim go lower.",
+        3.0, ge=0.5, le=20, description="A day's coldest outlet this far above the setpoint lets the trim go lower.",
     )
 
 

@@ -126,6 +126,9 @@ class MpcStrategy:
                                              lc.ambient_c if lc.ambient_c is not None else amb)
                      if lc is not None and lc.loss_w > 0 else None)
         self.coolant_cap_kwh_per_k = litres_to_j_per_k(cfg.coolant.loop_volume_l) / J_PER_KWH
+        # Each miner's minimum in the order the allocator wakes them (most efficient first).
+        self._wake_order_min_w = [spec.min_power_w for _, spec in sorted(
+            model.miner_specs.items(), key=lambda kv: (kv[1].nominal_j_per_th, kv[1].key, kv[0]))]
         self.trim = OutletTrim(cfg.control.setpoint_c, guard_k=self.c.outlet_trim_guard_k,
                                max_k=self.c.outlet_trim_max_k)
         self.ambient_c = amb
@@ -330,14 +333,15 @@ class MpcStrategy:
         dump = self.m.has_dry_cooler and (dump or power_w > absorbable + self.c.change_min_w)
         target = self._fleet_target(power_w, absorbable, dump)
         reasons = ["mpc", "dump" if dump else "absorb" if target > 0 else "miners_off"]
-        gas_sp = self.c_setpoint + self.gas_hysteresis_k + self.c.gas_margin_k + self.trim.trim_k
+        gas_sp = self.c_setpoint + self.gas_hysteresis_k + self.trim.trim_k
         if self.c.sized_boost:
+            gas_sp += self.c.gas_margin_k
             boost = self._sized_boost_k(now_s, obs)
             if boost > 0.05:
                 gas_sp += boost
                 reasons.append("peak")
             return charging_decision(self.m, obs, target, gas_sp, dump, reasons)
-        gas_sp += self._cold_boost_k(obs)
+        gas_sp += self._gas_margin_k(obs)
         if self._peak_ahead(now_s, obs):
             gas_sp += self.c.peak_boost_k
             reasons.append("peak")
@@ -356,7 +360,7 @@ class MpcStrategy:
         if power_w < 0.5 * m.fleet_min_w:
             wanted = 0.0
         else:
-            wanted = max(power_w, m.fleet_min_w)
+            wanted = self._snap_to_more_miners(max(power_w, m.fleet_min_w))
             wanted = min(math.floor(wanted / step) * step, m.fleet_max_w)
             wanted = max(wanted, m.fleet_min_w)
         current = self._target_w
@@ -364,6 +368,20 @@ class MpcStrategy:
             wanted = current
         self._target_w = wanted
         return wanted
+
+    def _snap_to_more_miners(self, power_w: float) -> float:
+        """A fleet power just short of what one more miner needs at its minimum is raised to it.
+
+        The allocator wakes miners while their minimums fit (most efficient first): 4.75 kW on two S21 Hyd
+        (2.5 kW minimum each) runs one of them near full power, where its J/TH is worst and its coolant
+        hottest; 5 kW runs both at their minimum. The plan's hull cannot see that (it mixes states over a
+        slot), so a power within `snap_share` of the next miner count takes that count."""
+        need_w = 0.0
+        for min_w in self._wake_order_min_w:
+            need_w += min_w
+            if power_w < need_w:
+                return need_w if power_w >= self.c.snap_share * need_w else power_w
+        return power_w
 
     def _sized_boost_k(self, now_s: float, obs: Observation) -> float:
         """The gas zone's extra temperature the next hour's largest forecast draw needs: the water rising into
@@ -386,19 +404,26 @@ class MpcStrategy:
         need_k = (worst_kwh * lift - burner_kwh) / cap
         return min(max(need_k, 0.0), self.c.peak_boost_k + self.c.cold_boost_k)
 
-    def _cold_boost_k(self, obs: Observation) -> float:
-        """More gas margin when the pre-heat volume is cold (miners idle): the water rising into the gas
-        zone during a peak then needs more lift than the boiler's full power gives, and the zone's own
-        excess over the setpoint has to bridge the difference. Nothing while the pre-heat volume is
-        above half-way from the mains to θ; `cold_boost_k` when it is at the mains."""
+    def _cold_share(self, obs: Observation) -> float:
+        """How cold the pre-heat volume is, from 0 (half-way from the mains to θ, or warmer) to 1 (at the
+        mains; also without a state estimate)."""
         state = store_state_kwh(self.m, obs.sensors_c, self.zone_tank, self.zone, self.outlet_target_c)
         if state is None:
-            return self.c.cold_boost_k
+            return 1.0
         t_pre = state[0] / self.pre_cap_kwh_per_k
         cold = obs.cold_water_c
         half = (self.theta_c + cold) / 2.0
-        share = (half - t_pre) / max(half - cold, 1.0)
-        return self.c.cold_boost_k * min(1.0, max(0.0, share))
+        return min(1.0, max(0.0, (half - t_pre) / max(half - cold, 1.0)))
+
+    def _gas_margin_k(self, obs: Observation) -> float:
+        """The aquastat above setpoint + hysteresis, before peak boosts: `gas_margin_k`, plus up to
+        `cold_boost_k` as the pre-heat volume gets colder (miners idle or outrun: the water rising into the
+        gas zone during a peak then needs more lift than the boiler's full power gives, and the zone's own
+        excess over the setpoint has to bridge the difference). A negative margin (a lower aquastat) holds
+        only while the pre-heat water is warm: it fades with the same share."""
+        share = self._cold_share(obs)
+        margin = self.c.gas_margin_k if self.c.gas_margin_k >= 0 else self.c.gas_margin_k * (1.0 - share)
+        return margin + self.c.cold_boost_k * share
 
     def _reserve_short(self, now_s: float, obs: Observation) -> bool:
         """Does the finishing tank hold less water at the setpoint than the next hour should draw?"""

@@ -20,7 +20,7 @@ class OutletTrim:
 
     setpoint_c: float
     #: A day whose coldest outlet stayed this far above the setpoint lets the trim go lower.
-    guard_k: float = 2.0
+    guard_k: float = 3.0
     #: ... by at most this much per day.
     step_k: float = 0.5
     #: The trim never goes below −max_k.
