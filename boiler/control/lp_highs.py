@@ -16,9 +16,8 @@ import time
 
 import highspy
 import numpy as np
-from scipy.sparse import csr_matrix, vstack
 
-from boiler.control.lp_store import StoreLp, StorePlan, assemble, plan_from
+from boiler.control.lp_store import RowPattern, Rows, StoreLp, StorePlan, assemble, plan_from
 
 _INF = highspy.kHighsInf
 _banner_done = False
@@ -55,7 +54,7 @@ class PersistentHighs:
 
     def __init__(self) -> None:
         self._h = _new_highs()
-        self._pattern: tuple[tuple[int, int], bytes, bytes] | None = None
+        self._pattern: RowPattern | None = None  # the model's sparsity pattern; None: pass the whole model
         self._data = np.zeros(0)
         self._cost = np.zeros(0)
         self._lo = np.zeros(0)
@@ -68,24 +67,23 @@ class PersistentHighs:
     def __call__(self, p: StoreLp, time_limit_s: float | None = None) -> StorePlan:
         t0 = time.perf_counter()
         a = assemble(p)
-        blocks = [m for m in (a.a_eq, a.a_ub) if m is not None]
-        mat = csr_matrix(vstack(blocks, format="csr")) if blocks else csr_matrix((0, a.cost.size))
-        mat.sort_indices()
-        n_eq = a.a_eq.shape[0] if a.a_eq is not None else 0
-        b_eq = a.b_eq if a.b_eq is not None else np.zeros(0)
-        b_ub = a.b_ub if a.b_ub is not None else np.zeros(0)
+        rows = a.eq.stacked(a.ub)
+        pattern = self._pattern_of(rows)
+        data = rows.values(pattern)
+        n_eq = a.eq.n
+        b_eq = np.concatenate(a.eq.rhs) if a.eq.rhs else np.zeros(0)
+        b_ub = np.concatenate(a.ub.rhs) if a.ub.rhs else np.zeros(0)
         rlo = _finite(np.concatenate([b_eq, np.full(b_ub.size, -np.inf)]))
         rhi = _finite(np.concatenate([b_eq, b_ub]))
         cost, lo, hi = _finite(a.cost), _finite(a.lo), _finite(a.hi)
-        pattern = (mat.shape, mat.indptr.tobytes(), mat.indices.tobytes())
         h = self._h
-        if pattern == self._pattern:
-            self._update(mat, cost, lo, hi, rlo, rhi)
+        if self._pattern is not None and _same_pattern(pattern, self._pattern):
+            self._update(pattern, data, cost, lo, hi, rlo, rhi)
             self.warm_solves += 1
         else:
-            self._pass(mat, cost, lo, hi, rlo, rhi)
-            self._pattern = pattern
-        self._data, self._cost, self._lo, self._hi, self._rlo, self._rhi = mat.data.copy(), cost, lo, hi, rlo, rhi
+            self._pass(pattern, data, cost, lo, hi, rlo, rhi)
+        self._pattern = pattern
+        self._data, self._cost, self._lo, self._hi, self._rlo, self._rhi = data, cost, lo, hi, rlo, rhi
         # The time limit counts the object's whole life: the run time so far plus this solve's budget.
         h.setOptionValue("time_limit", h.getRunTime() + (float(time_limit_s) if time_limit_s is not None else _INF))
         self.solves += 1
@@ -101,29 +99,37 @@ class PersistentHighs:
         sol = h.getSolution()
         x = np.asarray(sol.col_value)
         end_price = 0.0
-        if p.end_min_kwh is not None and mat.shape[0] > n_eq:
-            end_price = -float(sol.row_dual[mat.shape[0] - 1])
+        if p.end_min_kwh is not None and rows.n > n_eq:
+            end_price = -float(sol.row_dual[rows.n - 1])
         return plan_from(p, a.columns, x, float(h.getInfo().objective_function_value), elapsed, end_price)
 
-    def _pass(self, mat: csr_matrix, cost: np.ndarray, lo: np.ndarray, hi: np.ndarray, rlo: np.ndarray,
-              rhi: np.ndarray) -> None:
+    def _pattern_of(self, rows: Rows) -> RowPattern:
+        """The rows' sparsity pattern: the last one's when the structure is the same (every replan of
+        the MPC), built only when it changes."""
+        key = rows.structure()
+        last = self._pattern
+        return last if last is not None and last.key == key else rows.pattern(key)
+
+    def _pass(self, pattern: RowPattern, data: np.ndarray, cost: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+              rlo: np.ndarray, rhi: np.ndarray) -> None:
         lp = highspy.HighsLp()
         lp.num_col_ = int(cost.size)
-        lp.num_row_ = int(mat.shape[0])
+        lp.num_row_ = int(pattern.n_rows)
         lp.col_cost_ = cost
         lp.col_lower_ = lo
         lp.col_upper_ = hi
         lp.row_lower_ = rlo
         lp.row_upper_ = rhi
         lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-        lp.a_matrix_.start_ = mat.indptr.astype(np.int32)
-        lp.a_matrix_.index_ = mat.indices.astype(np.int32)
-        lp.a_matrix_.value_ = mat.data.astype(float)
+        lp.a_matrix_.start_ = pattern.indptr
+        lp.a_matrix_.index_ = pattern.indices
+        lp.a_matrix_.value_ = data
         self._h.clearSolver()
         self._h.passModel(lp)
 
-    def _update(self, mat: csr_matrix, cost: np.ndarray, lo: np.ndarray, hi: np.ndarray, rlo: np.ndarray,
-                rhi: np.ndarray) -> None:
+    def _update(self, pattern: RowPattern, data: np.ndarray, cost: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                rlo: np.ndarray, rhi: np.ndarray) -> None:
+        """Change in place only what differs from the last model: HiGHS keeps its basis (a warm start)."""
         h = self._h
         idx = np.flatnonzero(cost != self._cost)
         if idx.size:
@@ -134,8 +140,13 @@ class PersistentHighs:
         idx = np.flatnonzero((rlo != self._rlo) | (rhi != self._rhi))
         if idx.size:
             h.changeRowsBounds(int(idx.size), idx.astype(np.int32), rlo[idx], rhi[idx])
-        changed = np.flatnonzero(mat.data != self._data)
+        changed = np.flatnonzero(data != self._data)
         if changed.size:
-            rows = np.repeat(np.arange(mat.shape[0]), np.diff(mat.indptr))
-            for k in changed:
-                h.changeCoeff(int(rows[k]), int(mat.indices[k]), float(mat.data[k]))
+            rows = np.repeat(np.arange(pattern.n_rows), np.diff(pattern.indptr))[changed].tolist()
+            for r, c, value in zip(rows, pattern.indices[changed].tolist(), data[changed].tolist(), strict=True):
+                h.changeCoeff(r, c, value)
+
+
+def _same_pattern(a: RowPattern, b: RowPattern) -> bool:
+    return a is b or (a.n_rows == b.n_rows and a.n_cols == b.n_cols and np.array_equal(a.indptr, b.indptr)
+                      and np.array_equal(a.indices, b.indices))
