@@ -33,6 +33,9 @@ class DrawForecast:
         self._sum = np.zeros((7, self.bins))
         self._any_sum = np.zeros(self.bins)
         self._any_n = np.zeros(self.bins, dtype=int)
+        self._n = np.zeros((7, self.bins), dtype=int)  # history kept per (weekday, bin)
+        self._means: np.ndarray | None = None  # bin_kwh of every bin, until the next bin closes
+        self._means_rows: list[list[float]] = []  # the same as lists: the scalar forecast's fast lookups
         self._last_reading: float | None = None
         self._open: tuple[int, int] | None = None  # (weekday, bin) being filled
         self._open_kwh = 0.0
@@ -62,6 +65,8 @@ class DrawForecast:
             self._sum[weekday, b] -= old
             self._any_sum[b] -= old
             self._any_n[b] -= 1
+        else:
+            self._n[weekday, b] += 1
         kept.append(self._open_kwh)
         self._sum[weekday, b] += self._open_kwh
         self._any_sum[b] += self._open_kwh
@@ -69,6 +74,7 @@ class DrawForecast:
         self._total_kwh += self._open_kwh
         self._total_bins += 1
         self._open_kwh = 0.0
+        self._means = None
 
     @property
     def samples(self) -> int:
@@ -85,8 +91,20 @@ class DrawForecast:
             return float(self._any_sum[b]) / int(self._any_n[b])
         return self._total_kwh / self._total_bins if self._total_bins else 0.0
 
+    def bin_means(self) -> np.ndarray:
+        """`bin_kwh` of every (weekday, bin), computed once per closed bin (the same arithmetic)."""
+        if self._means is None:
+            fallback = self._total_kwh / self._total_bins if self._total_bins else 0.0
+            with np.errstate(invalid="ignore", divide="ignore"):
+                any_day = np.where(self._any_n > 0, self._any_sum / self._any_n, fallback)
+                self._means = np.where(self._n > 0, self._sum / self._n, any_day[np.newaxis, :])
+            self._means_rows = self._means.tolist()
+        return self._means
+
     def expected_kwh(self, weekday: int, local_minute: float, minutes: float) -> float:
         """Expected draw heat from a local time over the next `minutes` (bins pro rata)."""
+        self.bin_means()
+        rows = self._means_rows
         total = 0.0
         m = float(local_minute)
         end = m + minutes
@@ -99,6 +117,28 @@ class DrawForecast:
             b = int(m // self.bin_minutes)
             b_end = (b + 1) * self.bin_minutes
             take = min(end, b_end) - m
-            total += self.bin_kwh(wd, b) * take / self.bin_minutes
+            total += rows[wd][b] * take / self.bin_minutes
             m += take
+        return total
+
+    def expected_kwh_many(self, weekdays: np.ndarray, local_minutes: np.ndarray, minutes: np.ndarray) -> np.ndarray:
+        """`expected_kwh` of many windows at once (a plan's slots): the same steps, bin by bin, on arrays."""
+        means = self.bin_means()
+        bm = self.bin_minutes
+        m = np.array(local_minutes, dtype=float)
+        end = m + minutes
+        wd = np.array(weekdays, dtype=int)
+        total = np.zeros(m.size)
+        live = np.flatnonzero(m < end - 1e-9)
+        while live.size:
+            wrap = live[m[live] >= MINUTES_PER_DAY]
+            m[wrap] -= MINUTES_PER_DAY
+            end[wrap] -= MINUTES_PER_DAY
+            wd[wrap] = (wd[wrap] + 1) % 7
+            ml = m[live]
+            b = (ml // bm).astype(int)
+            take = np.minimum(end[live], (b + 1) * bm) - ml
+            total[live] += means[wd[live], b] * take / bm
+            m[live] = ml + take
+            live = live[m[live] < end[live] - 1e-9]
         return total

@@ -96,6 +96,10 @@ class MpcStrategy:
         self._peak = False
         self.solves = 0
         self.fallbacks = 0  # replans that found no plan (solver failure or time-out)
+        # The tariff by minute of the day, and mean prices of slots by (local start minute, minutes).
+        self._tariff: object | None = None
+        self._minute_price = np.zeros(MINUTES_PER_DAY)
+        self._slot_price: dict[tuple[float, float], float] = {}
         # Fixed figures of the plant, once.
         g = cfg.gas_boiler
         self.gas_heat_eur_per_kwh = cfg.prices.gas.eur_per_kwh_pci() / g.efficiency_pci if g else 0.0
@@ -148,7 +152,39 @@ class MpcStrategy:
         weekday = (obs.local_weekday + int(offset // MINUTES_PER_DAY)) % 7
         return self.forecast.expected_kwh(weekday, offset % MINUTES_PER_DAY, span_s / 60.0)
 
+    def expected_draws_kwh(self, now_s: float, obs: Observation, ahead_s: np.ndarray,
+                           span_s: np.ndarray) -> np.ndarray:
+        """`expected_draw_kwh` of every window at once (a plan's slots), with the same arithmetic."""
+        if type(self).expected_draw_kwh is not MpcStrategy.expected_draw_kwh:  # a subclass's own draws (oracle)
+            return np.array([self.expected_draw_kwh(now_s, obs, a, s) for a, s in zip(ahead_s, span_s, strict=True)])
+        offset = ahead_s / 60.0 + obs.local_minute
+        weekday = (obs.local_weekday + (offset // MINUTES_PER_DAY).astype(int)) % 7
+        return self.forecast.expected_kwh_many(weekday, offset % MINUTES_PER_DAY, span_s / 60.0)
+
     # -- the plan ---------------------------------------------------------------------------
+    def _slot_prices_eur_per_kwh(self, local_minute: np.ndarray, span_min: np.ndarray) -> np.ndarray:
+        """Each slot's mean electricity price, sampled every 5 minutes from its local start minute.
+
+        The tariff depends on the minute of the day only: a slot starting on a whole minute has the price
+        of every slot of its length starting at that minute of the day, computed once (a year of hourly
+        replans asks for 8,760 × 36 slots and finds 1,440 × a few)."""
+        tariff = self.cfg.prices.electricity
+        if tariff is not self._tariff:
+            self._tariff = tariff
+            self._minute_price = np.array([tariff.price(mm) for mm in range(MINUTES_PER_DAY)])
+            self._slot_price.clear()
+        out = np.empty(local_minute.size)
+        for i, (start, span) in enumerate(zip(local_minute.tolist(), span_min.tolist(), strict=True)):
+            key = (start % MINUTES_PER_DAY, span) if start.is_integer() else None
+            price = self._slot_price.get(key) if key is not None else None
+            if price is None:
+                minutes = start + np.arange(0.0, span, 5.0)
+                price = float(np.mean(self._minute_price[minutes.astype(int) % MINUTES_PER_DAY]))
+                if key is not None:
+                    self._slot_price[key] = price
+            out[i] = price
+        return out
+
     def _edges_s(self, now_s: float, local_minute: int) -> np.ndarray:
         """Slot edges from now: `fine_slots` replan periods, then `slot_s` slots aligned to the local
         clock (tariffs change on the hour), up to the horizon."""
@@ -175,14 +211,9 @@ class MpcStrategy:
         starts, ends = edges[:-1], edges[1:]
         hours = (ends - starts) / 3600.0
         n = starts.size
-        tariff = self.cfg.prices.electricity
-        price = np.empty(n)
-        draws = np.empty(n)
-        for i, (a, b) in enumerate(zip(starts, ends, strict=True)):
-            offset = (a - now_s) / 60.0 + obs.local_minute
-            minutes = offset + np.arange(0.0, (b - a) / 60.0, 5.0)
-            price[i] = float(np.mean([tariff.price(int(mm) % MINUTES_PER_DAY) for mm in minutes]))
-            draws[i] = self.expected_draw_kwh(now_s, obs, a - now_s, b - a)
+        ahead_s, span_s = starts - now_s, ends - starts
+        price = self._slot_prices_eur_per_kwh(ahead_s / 60.0 + obs.local_minute, span_s / 60.0)
+        draws = self.expected_draws_kwh(now_s, obs, ahead_s, span_s)
         draws *= 1.0 + self.c.draw_margin
         cold = obs.cold_water_c
         c_pre = self.pre_cap_kwh_per_k
