@@ -14,6 +14,8 @@ from collections import deque
 import numpy as np
 
 MINUTES_PER_DAY = 1440
+#: Windows longer than this many bins are summed on arrays (a day's forecast), shorter ones bin by bin.
+_LONG_BINS = 16
 
 
 class DrawForecast:
@@ -108,6 +110,8 @@ class DrawForecast:
         total = 0.0
         m = float(local_minute)
         end = m + minutes
+        if end - m > _LONG_BINS * self.bin_minutes and m.is_integer() and end.is_integer() and 0 <= m < MINUTES_PER_DAY:
+            return self._whole_minutes_kwh(weekday, int(m), int(end))
         wd = weekday
         while m < end - 1e-9:
             if m >= MINUTES_PER_DAY:
@@ -120,6 +124,16 @@ class DrawForecast:
             total += rows[wd][b] * take / self.bin_minutes
             m += take
         return total
+
+    def _whole_minutes_kwh(self, weekday: int, start_min: int, end_min: int) -> float:
+        """`expected_kwh` of a long window on whole minutes, on arrays: its steps (bin edges and the window's
+        ends) are then exact integers, and a cumulative sum adds the bins in the same order."""
+        bm = self.bin_minutes
+        points = np.concatenate(([start_min], np.arange((start_min // bm + 1) * bm, end_min, bm), [end_min]))
+        starts, take = points[:-1], np.diff(points).astype(float)
+        wd = (weekday + starts // MINUTES_PER_DAY) % 7
+        terms = self.bin_means()[wd, (starts % MINUTES_PER_DAY) // bm] * take / bm
+        return float(np.cumsum(terms)[-1])
 
     def expected_kwh_many(self, weekdays: np.ndarray, local_minutes: np.ndarray, minutes: np.ndarray) -> np.ndarray:
         """`expected_kwh` of many windows at once (a plan's slots): the same steps, bin by bin, on arrays."""

@@ -19,7 +19,8 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -55,6 +56,29 @@ def _profile(model: PlantModel, tank: str, sensors_c: Mapping[str, float | None]
     return np.interp(heights, [p[0] for p in pts], [p[1] for p in pts])
 
 
+@dataclass(frozen=True)
+class _TankCells:
+    """One tank cut into equal cells for `store_state_kwh`: which cells are pre-heat and which the gas zone."""
+
+    name: str
+    cell_kwh_per_k: float
+    pre: np.ndarray  # indices of the pre-heat cells
+    zone: np.ndarray  # indices of the gas zone's cells (none outside the zone's tank)
+
+
+@lru_cache(maxsize=16)
+def _cells(volumes_l: tuple[tuple[str, float], ...], zone_tank: str, zone: tuple[float, float],
+           samples: int) -> tuple[np.ndarray, tuple[_TankCells, ...]]:
+    """The cells' mid-heights and every tank's cells, once per plant (the sensors change, not these)."""
+    heights = (np.arange(samples) + 0.5) / samples
+    tanks = []
+    for tank, volume_l in volumes_l:
+        in_zone = (heights >= zone[0]) & (heights <= zone[1]) if tank == zone_tank else np.zeros(samples, bool)
+        cell = litres_to_j_per_k(volume_l) / J_PER_KWH / samples
+        tanks.append(_TankCells(tank, cell, np.flatnonzero(~in_zone), np.flatnonzero(in_zone)))
+    return heights, tuple(tanks)
+
+
 def store_state_kwh(model: PlantModel, sensors_c: Mapping[str, float | None], zone_tank: str,
                     zone: tuple[float, float], hold_c: float, samples: int = 48) -> tuple[float, float] | None:
     """(pre-heat energy above 0 °C, the gas zone's heat above `hold_c`) from the sensors.
@@ -62,15 +86,13 @@ def store_state_kwh(model: PlantModel, sensors_c: Mapping[str, float | None], zo
     The pre-heat part is every tank except the gas zone (height fractions `zone` of `zone_tank`).
     """
     e_pre = e_zone = 0.0
-    heights = (np.arange(samples) + 0.5) / samples
-    for tank, volume_l in model.tank_volumes_l.items():
-        temps = _profile(model, tank, sensors_c, heights)
+    heights, tanks = _cells(tuple(model.tank_volumes_l.items()), zone_tank, tuple(zone), samples)
+    for t in tanks:
+        temps = _profile(model, t.name, sensors_c, heights)
         if temps is None:
             return None
-        cell = litres_to_j_per_k(volume_l) / J_PER_KWH / samples
-        in_zone = (heights >= zone[0]) & (heights <= zone[1]) if tank == zone_tank else np.zeros(samples, bool)
-        e_pre += cell * float(np.sum(temps[~in_zone]))
-        e_zone += cell * float(np.sum(np.maximum(temps[in_zone] - hold_c, 0.0)))
+        e_pre += t.cell_kwh_per_k * float(temps[t.pre].sum())
+        e_zone += t.cell_kwh_per_k * float(np.maximum(temps[t.zone] - hold_c, 0.0).sum())
     return e_pre, e_zone
 
 
@@ -90,6 +112,8 @@ class MpcStrategy:
         self.forecast = DrawForecast(bin_minutes=bin_min, weeks=max(1, self.c.forecast_days // 7))
         self._plan: StorePlan | None = None
         self._plan_edges_s: np.ndarray = np.zeros(0)  # absolute slot edges of the plan
+        self._fleet_of: StorePlan | None = None  # the plan `_fleet_kw` was summed from
+        self._fleet_kw = np.zeros(0)
         self._next_replan_s = -math.inf
         self._target_w = 0.0
         self._peak_key: tuple[int, int] | None = None
@@ -326,7 +350,9 @@ class MpcStrategy:
         i = int(np.searchsorted(edges, now_s, side="right")) - 1
         if i < 0 or i >= plan.gas_kw.size:
             return None
-        fleet_kw = plan.miner_kw.sum(axis=0)
+        if self._fleet_of is not plan:  # the plan's fleet power, once per plan rather than every tick
+            self._fleet_of, self._fleet_kw = plan, plan.miner_kw.sum(axis=0)
+        fleet_kw = self._fleet_kw
         power_kw = float(fleet_kw[i])
         if self.c.smooth_h > 0:
             lo = np.maximum(edges[:-1], now_s)
