@@ -18,6 +18,10 @@ MINUTES_PER_DAY = 1440
 _LONG_BINS = 16
 
 
+def _whole(x: np.ndarray) -> bool:
+    return bool(np.all(x == np.floor(x)))
+
+
 class DrawForecast:
     """Mean draw heat per (weekday, bin) over the last `weeks` weeks, from meter readings."""
 
@@ -135,12 +139,28 @@ class DrawForecast:
         terms = self.bin_means()[wd, (starts % MINUTES_PER_DAY) // bm] * take / bm
         return float(np.cumsum(terms)[-1])
 
+    def _whole_minutes_kwh_many(self, weekdays: np.ndarray, start_min: np.ndarray, end_min: np.ndarray) -> np.ndarray:
+        """`expected_kwh_many` of windows on whole minutes: every window's bin steps as one row (exact integers),
+        each row summed in order by a cumulative sum (padding steps add 0)."""
+        bm = self.bin_minutes
+        first_bin = start_min // bm
+        k = np.arange(int(np.max((end_min - 1) // bm - first_bin, initial=0)) + 1)
+        lo = np.where(k == 0, start_min[:, None], (first_bin[:, None] + k) * bm)
+        take = np.minimum((first_bin[:, None] + k + 1) * bm, end_min[:, None]) - lo
+        steps = take > 0
+        lo = np.where(steps, lo, 0)
+        wd = (weekdays[:, None] + lo // MINUTES_PER_DAY) % 7
+        terms = np.where(steps, self.bin_means()[wd, (lo % MINUTES_PER_DAY) // bm] * take / bm, 0.0)
+        return np.cumsum(terms, axis=1)[:, -1] if terms.size else np.zeros(start_min.size)
+
     def expected_kwh_many(self, weekdays: np.ndarray, local_minutes: np.ndarray, minutes: np.ndarray) -> np.ndarray:
         """`expected_kwh` of many windows at once (a plan's slots): the same steps, bin by bin, on arrays."""
         means = self.bin_means()
         bm = self.bin_minutes
         m = np.array(local_minutes, dtype=float)
         end = m + minutes
+        if _whole(m) and _whole(end) and np.all((m >= 0) & (m < MINUTES_PER_DAY)):
+            return self._whole_minutes_kwh_many(np.asarray(weekdays), m.astype(int), end.astype(int))
         wd = np.array(weekdays, dtype=int)
         total = np.zeros(m.size)
         live = np.flatnonzero(m < end - 1e-9)
