@@ -80,7 +80,12 @@ class DrawForecast:
         self._total_kwh += self._open_kwh
         self._total_bins += 1
         self._open_kwh = 0.0
-        self._means = None
+        if self._means is not None and self._n.all():  # no fallbacks left: only this bin's mean moved
+            mean = float(self._sum[weekday, b] / self._n[weekday, b])
+            self._means[weekday, b] = mean
+            self._means_rows[weekday][b] = mean
+        else:
+            self._means = None
 
     @property
     def samples(self) -> int:

@@ -358,7 +358,7 @@ class MpcStrategy:
             lo = np.maximum(edges[:-1], now_s)
             hi = np.minimum(edges[1:], now_s + self.c.smooth_h * 3600.0)
             span = np.maximum(hi - lo, 0.0)
-            power_kw = float(np.sum(fleet_kw * span) / np.sum(span))
+            power_kw = float((fleet_kw * span).sum() / span.sum())
         return power_kw * 1000.0, bool(plan.dump_kw[i] > 0.05)
 
     # -- the decision -----------------------------------------------------------------------

@@ -111,3 +111,15 @@ def test_the_bin_means_follow_each_closed_bin() -> None:
     assert fc.bin_means()[0, 0] == 2.0 != before[0, 0]
     assert fc.bin_means()[3, 0] == 2.0  # Thursday 00:00 falls back to the time of day
     assert fc.bin_means()[3, 5] == 2.0  # an unseen hour, to the mean so far
+
+
+def test_the_bin_means_are_bin_kwh_before_and_after_every_bin_has_history() -> None:
+    fc = DrawForecast(bin_minutes=60, weeks=1)
+    meter = 0.0
+    for day in range(9):  # past the first week every bin has its own history, then one bin changes at a time
+        for minute in range(0, 1440, 20):
+            fc.record(day % 7, minute, meter)
+            meter += 0.1 + (minute % 140) / 300.0 + day / 50.0
+            means = fc.bin_means()
+            if minute % 120 == 0:
+                assert all(means[wd, b] == fc.bin_kwh(wd, b) for wd in range(7) for b in range(24))
