@@ -17,10 +17,11 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from scipy.optimize import linprog
-from scipy.sparse import coo_matrix, csr_matrix
+from scipy.sparse import csr_matrix
 
 from miners.catalogue import MinerSpec
 
@@ -169,42 +170,135 @@ class _Vars:
         self.slots = slots
         self.start = {name: i * slots for i, name in enumerate(names)}
         self.n = len(names) * slots
+        self._slots = np.arange(slots)
+        # Whole blocks, built once (assemble asks for each many times); read-only as every caller shares them.
+        self._blocks = {name: self.start[name] + self._slots for name in names}
+        for block in self._blocks.values():
+            block.flags.writeable = False
 
-    def __call__(self, name: str, t: np.ndarray | int | slice = slice(None)) -> np.ndarray:
-        idx = np.arange(self.slots)[t] if isinstance(t, slice) else np.asarray(t)
+    def __call__(self, name: str, t: np.ndarray | int | slice | None = None) -> np.ndarray:
+        if t is None:
+            return self._blocks[name]
+        idx = self._slots[t] if isinstance(t, slice) else np.asarray(t)
         return self.start[name] + idx
 
 
-class _Rows:
-    """Sparse constraint rows collected as (row, col, value) triplets."""
+@lru_cache(maxsize=8)
+def _vars(names: tuple[str, ...], slots: int) -> _Vars:
+    """The column layout, shared by every LP of this shape (its blocks are built once)."""
+    return _Vars(list(names), slots)
+
+
+@dataclass(frozen=True, eq=False)
+class RowPattern:
+    """The sparsity pattern of a set of row blocks in CSR form (sorted columns, no duplicate entries).
+
+    `key` is the blocks' structure (columns, block sizes, which coefficients are scalars); every LP with
+    the same key has this pattern, so a caller that solves many of them (the MPC) builds it once.
+    """
+
+    key: tuple[object, ...]
+    n_rows: int
+    n_cols: int
+    indptr: np.ndarray
+    indices: np.ndarray
+    order: np.ndarray  # positions in the terms' value vector of the CSR entries, in CSR order
+    scalar_at: np.ndarray  # positions in the value vector filled by the scalar coefficients
+    scalar_sizes: np.ndarray  # entries of each scalar coefficient
+    array_at: np.ndarray  # positions filled by the array coefficients (concatenated)
+
+
+class Rows:
+    """Sparse constraint rows, recorded block by block as (columns, coefficients) terms."""
 
     def __init__(self, n_cols: int) -> None:
         self.n_cols = n_cols
-        self.r: list[np.ndarray] = []
-        self.c: list[np.ndarray] = []
-        self.v: list[np.ndarray] = []
+        self.cols: list[np.ndarray] = []  # each term's columns, one per row of its block; -1 = no variable
+        self.coefs: list[np.ndarray | float] = []  # each term's coefficient: one per row, or a scalar
+        self.first_row: list[int] = []  # each term's block's first row
         self.rhs: list[np.ndarray] = []
         self.n = 0
 
     def add(self, terms: list[tuple[np.ndarray, np.ndarray | float]], rhs: np.ndarray) -> None:
         """One row per slot: Σ coef·x[col] (op) rhs; each term is (columns, coefficients)."""
         k = rhs.size
-        rows = self.n + np.arange(k)
         for cols, coef in terms:
-            cols = np.asarray(cols)
-            keep = cols >= 0  # -1 marks "no variable" (the initial state is a constant)
-            self.r.append(rows[keep])
-            self.c.append(cols[keep])
-            self.v.append(np.broadcast_to(np.asarray(coef, dtype=float), (k,))[keep])
+            if not isinstance(coef, np.ndarray) or coef.ndim == 0:
+                coef = float(coef)
+            elif coef.shape != (k,) or coef.dtype != np.float64:
+                coef = np.broadcast_to(coef.astype(float), (k,))
+            self.cols.append(np.asarray(cols))
+            self.coefs.append(coef)
+            self.first_row.append(self.n)
         self.rhs.append(rhs)
         self.n += k
+
+    def stacked(self, below: Rows) -> Rows:
+        """These rows, then `below`'s."""
+        out = Rows(self.n_cols)
+        out.cols = self.cols + below.cols
+        out.coefs = self.coefs + below.coefs
+        out.first_row = self.first_row + [self.n + r for r in below.first_row]
+        out.rhs = self.rhs + below.rhs
+        out.n = self.n + below.n
+        return out
+
+    def structure(self) -> tuple[object, ...]:
+        """What the sparsity pattern depends on (not the coefficients' values)."""
+        cols = np.concatenate(self.cols) if self.cols else np.zeros(0, int)
+        scalar = bytes(not isinstance(c, np.ndarray) for c in self.coefs)
+        return self.n, self.n_cols, tuple(self.first_row), scalar, cols.tobytes()
+
+    def pattern(self, key: tuple[object, ...] | None = None) -> RowPattern:
+        key = key if key is not None else self.structure()
+        sizes = np.array([c.size for c in self.cols], dtype=int)
+        cols = np.concatenate(self.cols) if self.cols else np.zeros(0, int)
+        rows = np.repeat(np.array(self.first_row, dtype=int), sizes) + _ranks(sizes)
+        kept = np.flatnonzero(cols >= 0)  # -1 marks "no variable" (the initial state is a constant)
+        order = kept[np.lexsort((cols[kept], rows[kept]))]
+        r, c = rows[order], cols[order]
+        if np.any((r[1:] == r[:-1]) & (c[1:] == c[:-1])):
+            raise ValueError("a row holds the same column twice")
+        scalar = np.array([not isinstance(x, np.ndarray) for x in self.coefs], dtype=bool)
+        starts = np.concatenate([[0], np.cumsum(sizes)])
+        return RowPattern(
+            key=key, n_rows=self.n, n_cols=self.n_cols,
+            indptr=np.concatenate([[0], np.cumsum(np.bincount(r, minlength=self.n))]).astype(np.int32),
+            indices=c.astype(np.int32),
+            order=order,
+            scalar_at=_spans(starts[:-1][scalar], sizes[scalar]),
+            scalar_sizes=sizes[scalar],
+            array_at=_spans(starts[:-1][~scalar], sizes[~scalar]),
+        )
+
+    def values(self, pattern: RowPattern) -> np.ndarray:
+        """The coefficients in the pattern's CSR order (the pattern must be this structure's)."""
+        scalars = [c for c in self.coefs if not isinstance(c, np.ndarray)]
+        arrays = [c for c in self.coefs if isinstance(c, np.ndarray)]
+        v = np.empty(pattern.scalar_at.size + pattern.array_at.size)
+        v[pattern.scalar_at] = np.repeat(np.array(scalars, dtype=float), pattern.scalar_sizes)
+        if arrays:
+            v[pattern.array_at] = np.concatenate(arrays)
+        return v[pattern.order]
 
     def matrix(self) -> tuple[csr_matrix | None, np.ndarray | None]:
         if self.n == 0:
             return None, None
-        m = coo_matrix((np.concatenate(self.v), (np.concatenate(self.r), np.concatenate(self.c))),
-                       shape=(self.n, self.n_cols))
-        return m.tocsr(), np.concatenate(self.rhs)
+        pattern = self.pattern()
+        m = csr_matrix((self.values(pattern), pattern.indices, pattern.indptr), shape=(self.n, self.n_cols))
+        return m, np.concatenate(self.rhs)
+
+
+def _ranks(sizes: np.ndarray) -> np.ndarray:
+    """0, 1, …, size−1 for each size, concatenated."""
+    total = int(sizes.sum())
+    starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
+    return np.arange(total) - starts
+
+
+def _spans(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """The positions start, …, start+size−1 of each span, concatenated."""
+    return np.repeat(starts, sizes) + _ranks(sizes)
 
 
 @dataclass(frozen=True)
@@ -214,11 +308,15 @@ class Assembled:
     cost: np.ndarray
     lo: np.ndarray
     hi: np.ndarray
-    a_eq: csr_matrix | None
-    b_eq: np.ndarray | None
-    a_ub: csr_matrix | None
-    b_ub: np.ndarray | None
+    eq: Rows
+    ub: Rows
     columns: _Vars
+
+    def eq_matrix(self) -> tuple[csr_matrix | None, np.ndarray | None]:
+        return self.eq.matrix()
+
+    def ub_matrix(self) -> tuple[csr_matrix | None, np.ndarray | None]:
+        return self.ub.matrix()
 
 
 def assemble(p: StoreLp) -> Assembled:
@@ -227,12 +325,17 @@ def assemble(p: StoreLp) -> Assembled:
     m = len(p.miners)
     names = [f"p{i}" for i in range(m)] + [f"h{i}" for i in range(m)] + [
         "qm", "qg", "dump", "closs", "sc", "el", "eh", "x", "dhw", "hd", "loop", "hl", "loss", "short", "move"]
-    v = _Vars(names, s)
+    v = _vars(tuple(names), s)
     h = p.hours
-    prev = np.arange(s) - 1  # the slot before; -1 for the first (its state is a constant)
+    shifted: dict[str, np.ndarray] = {}
 
     def before(name: str) -> np.ndarray:
-        return np.where(prev >= 0, v(name, np.maximum(prev, 0)), -1)
+        """Each slot's column of the slot before; -1 for the first (its state is a constant)."""
+        if name not in shifted:
+            cols = np.full(s, -1)
+            cols[1:] = v(name)[:-1]
+            shifted[name] = cols
+        return shifted[name]
 
     first = (np.arange(s) == 0).astype(float)
     lo = np.zeros(v.n)
@@ -272,7 +375,7 @@ def assemble(p: StoreLp) -> Assembled:
     cost[v("el", s - 1)] -= p.terminal_eur_per_kwh_low
     cost[v("eh", s - 1)] -= p.terminal_eur_per_kwh_high
 
-    eq = _Rows(v.n)
+    eq = Rows(v.n)
     # High layer: gas in; the draws' and loop's high-grade shares and any degradation out.
     eq.add([(v("eh"), 1.0), (before("eh"), -1.0), (v("qg"), -h), (v("hd"), 1.0), (v("hl"), 1.0),
             (v("x"), 1.0)], first * p.eh0_kwh)
@@ -285,7 +388,7 @@ def assemble(p: StoreLp) -> Assembled:
     terms += [(v("qm"), h), (v("dump"), h), (v("closs"), 1.0)]
     eq.add(terms, first * p.coolant0_kwh)
 
-    ub = _Rows(v.n)
+    ub = Rows(v.n)
     for i, mn in enumerate(p.miners):
         for a, b in mn.cuts:
             ub.add([(v(f"h{i}"), 1.0), (v(f"p{i}"), -b)], np.full(s, a))
@@ -324,16 +427,15 @@ def assemble(p: StoreLp) -> Assembled:
         last = np.array([s - 1])
         ub.add([(v("el", last), -1.0), (v("eh", last), -1.0)], np.array([-p.end_min_kwh]))
 
-    a_eq, b_eq = eq.matrix()
-    a_ub, b_ub = ub.matrix()
-    return Assembled(cost=cost, lo=lo, hi=hi, a_eq=a_eq, b_eq=b_eq, a_ub=a_ub, b_ub=b_ub, columns=v)
+    return Assembled(cost=cost, lo=lo, hi=hi, eq=eq, ub=ub, columns=v)
 
 
 def solve_store(p: StoreLp, time_limit_s: float | None = None) -> StorePlan:
     """Minimise net cost over the slots; a plan with status other than "optimal" holds no solution."""
     t0 = time.perf_counter()
     a = assemble(p)
-    cost, lo, hi, a_eq, b_eq, a_ub, b_ub = a.cost, a.lo, a.hi, a.a_eq, a.b_eq, a.a_ub, a.b_ub
+    cost, lo, hi = a.cost, a.lo, a.hi
+    (a_eq, b_eq), (a_ub, b_ub) = a.eq_matrix(), a.ub_matrix()
     s = p.slots
     options: dict[str, object] = {"presolve": True}
     if time_limit_s is not None:

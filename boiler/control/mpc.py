@@ -19,7 +19,8 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -56,6 +57,29 @@ def _profile(model: PlantModel, tank: str, sensors_c: Mapping[str, float | None]
     return np.interp(heights, [p[0] for p in pts], [p[1] for p in pts])
 
 
+@dataclass(frozen=True)
+class _TankCells:
+    """One tank cut into equal cells for `store_state_kwh`: which cells are pre-heat and which the gas zone."""
+
+    name: str
+    cell_kwh_per_k: float
+    pre: np.ndarray  # indices of the pre-heat cells
+    zone: np.ndarray  # indices of the gas zone's cells (none outside the zone's tank)
+
+
+@lru_cache(maxsize=16)
+def _cells(volumes_l: tuple[tuple[str, float], ...], zone_tank: str, zone: tuple[float, float],
+           samples: int) -> tuple[np.ndarray, tuple[_TankCells, ...]]:
+    """The cells' mid-heights and every tank's cells, once per plant (the sensors change, not these)."""
+    heights = (np.arange(samples) + 0.5) / samples
+    tanks = []
+    for tank, volume_l in volumes_l:
+        in_zone = (heights >= zone[0]) & (heights <= zone[1]) if tank == zone_tank else np.zeros(samples, bool)
+        cell = litres_to_j_per_k(volume_l) / J_PER_KWH / samples
+        tanks.append(_TankCells(tank, cell, np.flatnonzero(~in_zone), np.flatnonzero(in_zone)))
+    return heights, tuple(tanks)
+
+
 def store_state_kwh(model: PlantModel, sensors_c: Mapping[str, float | None], zone_tank: str,
                     zone: tuple[float, float], hold_c: float, samples: int = 48) -> tuple[float, float] | None:
     """(pre-heat energy above 0 °C, the gas zone's heat above `hold_c`) from the sensors.
@@ -63,15 +87,13 @@ def store_state_kwh(model: PlantModel, sensors_c: Mapping[str, float | None], zo
     The pre-heat part is every tank except the gas zone (height fractions `zone` of `zone_tank`).
     """
     e_pre = e_zone = 0.0
-    heights = (np.arange(samples) + 0.5) / samples
-    for tank, volume_l in model.tank_volumes_l.items():
-        temps = _profile(model, tank, sensors_c, heights)
+    heights, tanks = _cells(tuple(model.tank_volumes_l.items()), zone_tank, tuple(zone), samples)
+    for t in tanks:
+        temps = _profile(model, t.name, sensors_c, heights)
         if temps is None:
             return None
-        cell = litres_to_j_per_k(volume_l) / J_PER_KWH / samples
-        in_zone = (heights >= zone[0]) & (heights <= zone[1]) if tank == zone_tank else np.zeros(samples, bool)
-        e_pre += cell * float(np.sum(temps[~in_zone]))
-        e_zone += cell * float(np.sum(np.maximum(temps[in_zone] - hold_c, 0.0)))
+        e_pre += t.cell_kwh_per_k * float(temps[t.pre].sum())
+        e_zone += t.cell_kwh_per_k * float(np.maximum(temps[t.zone] - hold_c, 0.0).sum())
     return e_pre, e_zone
 
 
@@ -91,12 +113,18 @@ class MpcStrategy:
         self.forecast = DrawForecast(bin_minutes=bin_min, weeks=max(1, self.c.forecast_days // 7))
         self._plan: StorePlan | None = None
         self._plan_edges_s: np.ndarray = np.zeros(0)  # absolute slot edges of the plan
+        self._fleet_of: StorePlan | None = None  # the plan `_fleet_kw` was summed from
+        self._fleet_kw = np.zeros(0)
         self._next_replan_s = -math.inf
         self._target_w = 0.0
         self._peak_key: tuple[int, int] | None = None
         self._peak = False
         self.solves = 0
         self.fallbacks = 0  # replans that found no plan (solver failure or time-out)
+        # The tariff by minute of the day, and mean prices of slots by (local start minute, minutes).
+        self._tariff: object | None = None
+        self._minute_price = np.zeros(MINUTES_PER_DAY)
+        self._slot_price: dict[tuple[float, float], float] = {}
         # Fixed figures of the plant, once.
         g = cfg.gas_boiler
         self.gas_heat_eur_per_kwh = cfg.prices.gas.eur_per_kwh_pci() / g.efficiency_pci if g else 0.0
@@ -154,7 +182,39 @@ class MpcStrategy:
         weekday = (obs.local_weekday + int(offset // MINUTES_PER_DAY)) % 7
         return self.forecast.expected_kwh(weekday, offset % MINUTES_PER_DAY, span_s / 60.0)
 
+    def expected_draws_kwh(self, now_s: float, obs: Observation, ahead_s: np.ndarray,
+                           span_s: np.ndarray) -> np.ndarray:
+        """`expected_draw_kwh` of every window at once (a plan's slots), with the same arithmetic."""
+        if type(self).expected_draw_kwh is not MpcStrategy.expected_draw_kwh:  # a subclass's own draws (oracle)
+            return np.array([self.expected_draw_kwh(now_s, obs, a, s) for a, s in zip(ahead_s, span_s, strict=True)])
+        offset = ahead_s / 60.0 + obs.local_minute
+        weekday = (obs.local_weekday + (offset // MINUTES_PER_DAY).astype(int)) % 7
+        return self.forecast.expected_kwh_many(weekday, offset % MINUTES_PER_DAY, span_s / 60.0)
+
     # -- the plan ---------------------------------------------------------------------------
+    def _slot_prices_eur_per_kwh(self, local_minute: np.ndarray, span_min: np.ndarray) -> np.ndarray:
+        """Each slot's mean electricity price, sampled every 5 minutes from its local start minute.
+
+        The tariff depends on the minute of the day only: a slot starting on a whole minute has the price
+        of every slot of its length starting at that minute of the day, computed once (a year of hourly
+        replans asks for 8,760 × 36 slots and finds 1,440 × a few)."""
+        tariff = self.cfg.prices.electricity
+        if tariff is not self._tariff:
+            self._tariff = tariff
+            self._minute_price = np.array([tariff.price(mm) for mm in range(MINUTES_PER_DAY)])
+            self._slot_price.clear()
+        out = np.empty(local_minute.size)
+        for i, (start, span) in enumerate(zip(local_minute.tolist(), span_min.tolist(), strict=True)):
+            key = (start % MINUTES_PER_DAY, span) if start.is_integer() else None
+            price = self._slot_price.get(key) if key is not None else None
+            if price is None:
+                minutes = start + np.arange(0.0, span, 5.0)
+                price = float(np.mean(self._minute_price[minutes.astype(int) % MINUTES_PER_DAY]))
+                if key is not None:
+                    self._slot_price[key] = price
+            out[i] = price
+        return out
+
     def _edges_s(self, now_s: float, local_minute: int) -> np.ndarray:
         """Slot edges from now: `fine_slots` replan periods, then `slot_s` slots aligned to the local
         clock (tariffs change on the hour), up to the horizon."""
@@ -181,14 +241,9 @@ class MpcStrategy:
         starts, ends = edges[:-1], edges[1:]
         hours = (ends - starts) / 3600.0
         n = starts.size
-        tariff = self.cfg.prices.electricity
-        price = np.empty(n)
-        draws = np.empty(n)
-        for i, (a, b) in enumerate(zip(starts, ends, strict=True)):
-            offset = (a - now_s) / 60.0 + obs.local_minute
-            minutes = offset + np.arange(0.0, (b - a) / 60.0, 5.0)
-            price[i] = float(np.mean([tariff.price(int(mm) % MINUTES_PER_DAY) for mm in minutes]))
-            draws[i] = self.expected_draw_kwh(now_s, obs, a - now_s, b - a)
+        ahead_s, span_s = starts - now_s, ends - starts
+        price = self._slot_prices_eur_per_kwh(ahead_s / 60.0 + obs.local_minute, span_s / 60.0)
+        draws = self.expected_draws_kwh(now_s, obs, ahead_s, span_s)
         draws *= 1.0 + self.c.draw_margin
         cold = obs.cold_water_c
         c_pre = self.pre_cap_kwh_per_k
@@ -301,13 +356,15 @@ class MpcStrategy:
         i = int(np.searchsorted(edges, now_s, side="right")) - 1
         if i < 0 or i >= plan.gas_kw.size:
             return None
-        fleet_kw = plan.miner_kw.sum(axis=0)
+        if self._fleet_of is not plan:  # the plan's fleet power, once per plan rather than every tick
+            self._fleet_of, self._fleet_kw = plan, plan.miner_kw.sum(axis=0)
+        fleet_kw = self._fleet_kw
         power_kw = float(fleet_kw[i])
         if self.c.smooth_h > 0:
             lo = np.maximum(edges[:-1], now_s)
             hi = np.minimum(edges[1:], now_s + self.c.smooth_h * 3600.0)
             span = np.maximum(hi - lo, 0.0)
-            power_kw = float(np.sum(fleet_kw * span) / np.sum(span))
+            power_kw = float((fleet_kw * span).sum() / span.sum())
         return power_kw * 1000.0, bool(plan.dump_kw[i] > 0.05)
 
     # -- the decision -----------------------------------------------------------------------

@@ -79,3 +79,26 @@ def test_a_move_cost_makes_the_plan_steady(replans) -> None:
             out.append(abs(fleet[0] - now_kw) + float(np.abs(np.diff(fleet)).sum()))
         assert priced.cost_eur >= free.cost_eur - 1e-6  # the same plan costs more once moves are priced
     assert sum(moves_priced) < 0.5 * sum(moves_free)
+
+
+def test_alternating_shapes_each_keep_their_own_warm_model() -> None:
+    """With `slot_s` longer than `replan_s` the plan's slot count alternates (20 and 21 for 2-hour slots):
+    each shape keeps its own model and basis instead of the model being rebuilt at every replan."""
+    cfg = scenarios.load("residence-48")
+    control = cfg.control.model_copy(update={"mpc": cfg.control.mpc.model_copy(update={"slot_s": 7200.0})})
+    sim = Simulation(cfg.model_copy(update={"control": control}), 1.5, WINTER, strategy="mpc")
+    mpc = sim.controller.safety.strategy
+    seen = []
+    inner = mpc.solver
+    mpc.solver = lambda lp, limit: seen.append(lp) or inner(lp, limit)
+    while not sim.done:
+        if sim.control_due():
+            sim.tick()
+        sim.advance()
+    assert {lp.slots for lp in seen} == {20, 21}
+    solver = PersistentHighs()
+    for lp in seen:
+        a, b = solve_store(lp, 5.0), solver(lp, 5.0)
+        assert a.status == b.status == "optimal"
+        assert b.cost_eur == pytest.approx(a.cost_eur, abs=1e-6)
+    assert solver.warm_solves == len(seen) - 2  # one cold solve per shape

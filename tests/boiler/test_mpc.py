@@ -198,3 +198,26 @@ def test_mpc_plans_on_a_plant_without_a_gas_boiler(caplog) -> None:
     assert not [r for r in caplog.records if "event=mpc_fallback" in r.getMessage()]
     assert s["decided_by"]["mpc"] >= 0.95 * sum(s["decided_by"].values())
     assert s["gas_fuel_kwh"] == 0.0 and s["strategy_share"] >= 0.95 and not s["warnings"]
+
+
+def test_slot_prices_and_draws_are_the_per_slot_definitions() -> None:
+    """The plan's slot prices (tariff table, cached per local start minute) are the mean of the tariff sampled
+    every 5 minutes of each slot, and its draws the forecast of each slot: exactly, slot by slot."""
+    sim = Simulation(scenarios.load("residence-48-tou"), 1.5, WINTER, strategy="mpc")
+    mpc = _mpc(sim)
+    _drive(sim)
+    obs = sim.tick().observation
+    tariff = sim.cfg.prices.electricity
+    now_s = sim.plant.now_s
+    edges = mpc._edges_s(now_s, obs.local_minute)
+    starts, ends = edges[:-1], edges[1:]
+    span_min = (ends - starts) / 60.0
+    for shift_min in (0.0, 0.0, 0.5):  # computed, from the cache, off the whole minute (not cached)
+        local_min = (starts - now_s) / 60.0 + obs.local_minute + shift_min
+        expected = [float(np.mean([tariff.price(int(mm) % 1440) for mm in a + np.arange(0.0, n, 5.0)]))
+                    for a, n in zip(local_min, span_min, strict=True)]
+        assert mpc._slot_prices_eur_per_kwh(local_min, span_min).tolist() == expected
+        assert len(set(expected)) > 1  # the tariff does change over the horizon
+    draws = mpc.expected_draws_kwh(now_s, obs, starts - now_s, ends - starts)
+    one_by_one = [mpc.expected_draw_kwh(now_s, obs, a - now_s, b - a) for a, b in zip(starts, ends, strict=True)]
+    assert draws.tolist() == one_by_one
