@@ -390,9 +390,9 @@ class MpcStrategy:
         dump = self.m.has_dry_cooler and (dump or power_w > absorbable + self.c.change_min_w)
         target = self._fleet_target(power_w, absorbable, dump)
         reasons = ["mpc", "dump" if dump else "absorb" if target > 0 else "miners_off"]
-        gas_sp = self.c_setpoint + self.gas_hysteresis_k + self.trim.trim_k
+        gas_sp = self.c_setpoint + self.gas_hysteresis_k
         if self.c.sized_boost:
-            gas_sp += self.c.gas_margin_k
+            gas_sp += self.c.gas_margin_k + self.trim.trim_k
             boost = self._sized_boost_k(now_s, obs)
             if boost > 0.05:
                 gas_sp += boost
@@ -477,10 +477,10 @@ class MpcStrategy:
         `cold_boost_k` as the pre-heat volume gets colder (miners idle or outrun: the water rising into the
         gas zone during a peak then needs more lift than the boiler's full power gives, and the zone's own
         excess over the setpoint has to bridge the difference). A negative margin (a lower aquastat) holds
-        only while the pre-heat water is warm: it fades with the same share."""
+        only while the pre-heat water is warm, and so does the outlet trim: both fade with the same share."""
         share = self._cold_share(obs)
-        margin = self.c.gas_margin_k if self.c.gas_margin_k >= 0 else self.c.gas_margin_k * (1.0 - share)
-        return margin + self.c.cold_boost_k * share
+        lower_k = min(self.c.gas_margin_k, 0.0) + self.trim.trim_k  # the outlet trim is a lower aquastat too
+        return max(self.c.gas_margin_k, 0.0) + lower_k * (1.0 - share) + self.c.cold_boost_k * share
 
     def _reserve_short(self, now_s: float, obs: Observation) -> bool:
         """Does the finishing tank hold less water at the setpoint than the next hour should draw?"""
