@@ -335,7 +335,7 @@ class MpcConfig(_Strict):
     draw_margin: float = Field(0.05, ge=0, le=2, description="Forecast draws are raised by this share.")
     outlet_margin_k: float = Field(2.0, ge=0, le=10, description="Outlet above the setpoint the plan expects.")
     gas_margin_k: float = Field(
-        -1.0, ge=-2, le=10, description="Gas aquastat this far above setpoint + hysteresis (a negative margin holds "
+        0.0, ge=-2, le=10, description="Gas aquastat this far above setpoint + hysteresis (a negative margin holds "
         "only while the pre-heat water is warm; it fades as the cold boost grows).",
     )
     peak_boost_k: float = Field(1.0, ge=0, le=10, description="Extra gas setpoint before a forecast peak hour.")

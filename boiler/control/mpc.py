@@ -398,7 +398,7 @@ class MpcStrategy:
                 gas_sp += boost
                 reasons.append("peak")
             return charging_decision(self.m, obs, target, gas_sp, dump, reasons)
-        gas_sp += self._gas_margin_k(obs)
+        gas_sp += self._gas_margin_k(obs, mining=target > 0)
         if self._peak_ahead(now_s, obs):
             gas_sp += self.c.peak_boost_k
             reasons.append("peak")
@@ -472,14 +472,17 @@ class MpcStrategy:
         half = (self.theta_c + cold) / 2.0
         return min(1.0, max(0.0, (half - t_pre) / max(half - cold, 1.0)))
 
-    def _gas_margin_k(self, obs: Observation) -> float:
+    def _gas_margin_k(self, obs: Observation, mining: bool = True) -> float:
         """The aquastat above setpoint + hysteresis, before peak boosts: `gas_margin_k`, plus up to
         `cold_boost_k` as the pre-heat volume gets colder (miners idle or outrun: the water rising into the
         gas zone during a peak then needs more lift than the boiler's full power gives, and the zone's own
         excess over the setpoint has to bridge the difference). A negative margin (a lower aquastat) holds
-        only while the pre-heat water is warm, and so does the outlet trim: both fade with the same share."""
+        only while the miners charge and the pre-heat water is warm, and so does the outlet trim: both fade
+        with the same share (the loop's return alone keeps a store warm, not hot enough for a peak)."""
         share = self._cold_share(obs)
         lower_k = min(self.c.gas_margin_k, 0.0) + self.trim.trim_k  # the outlet trim is a lower aquastat too
+        if not mining:  # the miners are not charging: nothing refills the pre-heat volume during a peak
+            lower_k = 0.0
         return max(self.c.gas_margin_k, 0.0) + lower_k * (1.0 - share) + self.c.cold_boost_k * share
 
     def _reserve_short(self, now_s: float, obs: Observation) -> bool:
