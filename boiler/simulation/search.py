@@ -114,9 +114,12 @@ def end_price(cfg: PlantConfig, days: float, start: date, seed: int) -> float:
 
 
 def run_schedule(cfg: PlantConfig, days: float, start: date, seed: int, schedule: Schedule, price_eur_per_kwh: float,
-                 *, name: str = "schedule", scenario: str = "custom") -> Run:
-    """Run a schedule through the loop; stop at the first tick that finds the outlet below the setpoint."""
-    strategy = ScheduleStrategy(name, schedule, local_midnight_s(cfg, start), cfg.dry_cooler is not None)
+                 *, name: str = "schedule", scenario: str = "custom", dump_heat: bool = False) -> Run:
+    """Run a schedule through the loop; stop at the first tick that finds the outlet below the setpoint.
+
+    The schedule never dumps heat unless told: open loop, a dry cooler left on takes the miners' heat before
+    the store does (residence-48-bull year: none of the 247 fixed settings held 60 °C with it on)."""
+    strategy = ScheduleStrategy(name, schedule, local_midnight_s(cfg, start), dump_heat and cfg.dry_cooler is not None)
     sim = Simulation(cfg.model_copy(deep=True), days, start, scenario=scenario, seed=seed, trace_points=200,
                      strategy=strategy)
     setpoint = cfg.control.setpoint_c
