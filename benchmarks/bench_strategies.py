@@ -27,7 +27,7 @@ import math
 import os
 import platform
 import sys
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import date
 from pathlib import Path
 
@@ -193,8 +193,13 @@ def run(cases: list[str], jobs: int, strategies: list[str]) -> None:
                 todo.append((c, job))
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(_one, c, s): (c, s) for c, s in todo}
-        for fut in futures:
-            for row in fut.result():
+        for fut in as_completed(futures):
+            try:
+                rows = fut.result()
+            except Exception as exc:  # one case failing must not lose the others' rows
+                print(f"{futures[fut][0]} {futures[fut][1]}: FAILED: {exc!r}", flush=True)
+                continue
+            for row in rows:
                 if (row["case"], row["strategy"]) in done:  # e.g. the bound a year's best_fixed solved again
                     continue
                 done.add((row["case"], row["strategy"]))
