@@ -10,6 +10,13 @@ best-fixed and mpc_oracle), appending one JSON line per (case, strategy) to benc
 row already there is skipped, so an interrupted run resumes). Every run is scored at the bound's end-state
 price (`scored cost` = net cost − price × stored-energy change). Not a test: the figures go to
 BENCHMARKS.md with the machine they were measured on.
+
+On the years C* is out of budget (400 year runs ≈ 2 h each case) and best_fixed scans each power's gas
+setpoints upward to the first that holds (`scan="first_holding"`, docs/control.md §2.6) instead of the
+whole grid; the year's bound is solved for its end-state price and written too if missing:
+
+    nice -n 10 .venv/bin/python benchmarks/bench_strategies.py run --jobs 1 --strategies best_fixed \
+        --cases "residence-48 year" "house-xl year"
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import math
 import os
 import platform
 import sys
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import date
 from pathlib import Path
 
@@ -37,6 +44,8 @@ C_STAR_EVALS = 400
 C_STAR_SEED = 1
 #: In the loop with the plant: the best of these that kept 60 °C is the best cost known to be achievable.
 IN_LOOP = ("rule", "mpc", "mpc_oracle")
+#: Cases this long are years: best_fixed by the first-holding scan, no C*.
+YEAR_DAYS = 365
 WINTER = date(2026, 1, 5)  # a Monday
 SUMMER = date(2026, 7, 6)  # a Monday
 
@@ -76,24 +85,84 @@ def _row(case: str, strategy: str, res, days: float, miners: int, **extra: objec
             **{k: s.get(k) for k in _KEEP}, **extra}
 
 
+def _is_year(case: str) -> bool:
+    return CASES[case][2] >= YEAR_DAYS
+
+
+def _job(case: str, strategy: str) -> str | None:
+    """The job that makes this row: the searched yardsticks are one job (C* starts from best-fixed); on the
+    years that job is best_fixed alone and C* is not run (None)."""
+    if strategy not in SEARCHED:
+        return strategy
+    if _is_year(case):
+        return None if strategy == "c_star" else "best_fixed"
+    return "c_star"
+
+
 def _one(case: str, strategy: str) -> list[dict[str, object]]:
     from boiler import scenarios
     from boiler.simulation import run_simulation
-    from boiler.simulation.search import best_fixed, c_star, end_price, oracle_schedule
 
     scenario, start, days = CASES[case]
     cfg = scenarios.load(scenario)
-    n = len(cfg.miners)
-    if strategy not in SEARCHED:
-        res = run_simulation(cfg, days, start, scenario=scenario, strategy=strategy, trace_points=5000)
-        return [_row(case, strategy, res, days, n)]
+    if strategy == "best_fixed":
+        return _year_best_fixed(case, cfg)
+    if strategy == "c_star":
+        return _searched_week(case, cfg)
+    res = run_simulation(cfg, days, start, scenario=scenario, strategy=strategy, trace_points=5000)
+    return [_row(case, strategy, res, days, len(cfg.miners))]
+
+
+def _year_best_fixed(case: str, cfg) -> list[dict[str, object]]:
+    """The bound (for its end-state price) and best_fixed by the first-holding scan; each run printed."""
     import time
 
+    from boiler.simulation.optimum import END_PRICE_KEY, run_optimum
+    from boiler.simulation.search import Run, best_fixed
+
+    scenario, start, days = CASES[case]
+    n = len(cfg.miners)
+    opt = run_optimum(cfg, days, start, scenario=scenario, seed=1)  # raises if infeasible: nothing to compare
+    price = float(opt.summary[END_PRICE_KEY])
+    print(f"{case}: bound {opt.summary['net_cost_eur']:,.2f} EUR net, end price {price:.4f} EUR/kWh "
+          f"({opt.summary['wall_seconds']:.0f} s)", flush=True)
+    t0 = time.perf_counter()
+    count = 0
+
+    def progress(run: Run) -> None:
+        nonlocal count
+        count += 1
+        p, g = run.schedule.at(0.0)
+        how = f"held, {run.scored_eur:,.2f} EUR scored" if run.ok else f"below 60 °C at {run.done_share:.1%}"
+        print(f"  {case}: run {count:3d} {p / 1000:5.2f} kW / {g:4.1f} °C {how}  "
+              f"[{time.perf_counter() - t0:6.0f} s]", flush=True)
+
+    fixed = best_fixed(cfg, days, start, price_eur_per_kwh=price, scan="first_holding", on_run=progress)
+    if fixed.best is None or fixed.best.result is None:
+        raise RuntimeError(f"{case}: no fixed setting held 60 °C")
+    return [_row(case, "optimum", opt, days, n), _searched_row(case, fixed, days, n, price)]
+
+
+def _searched_row(case: str, fixed, days: float, n: int, price: float) -> dict[str, object]:
+    """best_fixed's row, marked with how it was searched."""
+    return _row(case, "best_fixed", fixed.best.result, days, n, search_runs=len(fixed.runs),
+                search_scan=fixed.scan, search_held=sum(r.ok for r in fixed.runs),
+                search_full_runs=round(sum(r.done_share for r in fixed.runs), 2), search_wall_s=fixed.wall_s,
+                search_end_price_eur_per_kwh=price, schedule=_schedule(fixed.best.schedule))
+
+
+def _searched_week(case: str, cfg) -> list[dict[str, object]]:
+    """best_fixed on the whole grid, then C* from it."""
+    import time
+
+    from boiler.simulation.search import best_fixed, c_star, end_price, oracle_schedule
+
+    _, start, days = CASES[case]
+    n = len(cfg.miners)
     t0 = time.perf_counter()
     price = end_price(cfg, days, start, 1)
     fixed = best_fixed(cfg, days, start, price_eur_per_kwh=price)
-    rows = [_row(case, "best_fixed", fixed.best.result, days, n, search_runs=len(fixed.runs),
-                 search_wall_s=fixed.wall_s, schedule=_schedule(fixed.best.schedule))]
+    rows = [_searched_row(case, fixed, days, n, price)]
     warm = oracle_schedule(cfg, days, start, 1, blocks=8)
     found = c_star(cfg, days, start, search_seed=C_STAR_SEED, max_evals=C_STAR_EVALS, price_eur_per_kwh=price,
                    fixed=fixed, warm=[warm])
@@ -117,13 +186,23 @@ def run(cases: list[str], jobs: int, strategies: list[str]) -> None:
     todo = []
     for c in cases:
         for s in strategies:
-            job = "c_star" if s in SEARCHED else s
-            if (c, s) not in done and (c, job) not in todo:
+            job = _job(c, s)
+            if job is None:
+                print(f"{c}: no {s} on a year (out of budget)", flush=True)
+            elif (c, s) not in done and (c, job) not in todo:
                 todo.append((c, job))
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(_one, c, s): (c, s) for c, s in todo}
-        for fut in futures:
-            for row in fut.result():
+        for fut in as_completed(futures):
+            try:
+                rows = fut.result()
+            except Exception as exc:  # one case failing must not lose the others' rows
+                print(f"{futures[fut][0]} {futures[fut][1]}: FAILED: {exc!r}", flush=True)
+                continue
+            for row in rows:
+                if (row["case"], row["strategy"]) in done:  # e.g. the bound a year's best_fixed solved again
+                    continue
+                done.add((row["case"], row["strategy"]))
                 with RESULTS.open("a") as fh:
                     fh.write(json.dumps(row) + "\n")
                 print(f"{row['case']:32s} {row['strategy']:10s} net {row['net_cost_eur']:10.2f} EUR  "
@@ -138,6 +217,36 @@ def _fmt(x: object, spec: str) -> str:
 
 def _scored(r: dict, price: float) -> float:
     return r["net_cost_eur"] - price * (r["stored_energy_change_kwh"] or 0.0)
+
+
+def _case_price(res: dict[str, dict]) -> float:
+    """The bound's end-state price; the one best_fixed was searched at if the bound's row is missing."""
+    for strat, key in (("optimum", "end_price_eur_per_kwh"), ("best_fixed", "search_end_price_eur_per_kwh")):
+        if (res.get(strat) or {}).get(key) is not None:
+            return res[strat][key]
+    return 0.0
+
+
+def _width(upper: float | None, bound: float | None) -> str:
+    return f"{(upper - bound) / abs(upper) * 100:.1f} %" if upper is not None and bound is not None else "–"
+
+
+def _bracket(case: str, res: dict[str, dict], price: float) -> str | None:
+    """One line of the brackets table: the bound, C*, best-fixed (its setting and how it was searched)."""
+    opt, cs_row, bf_row = res.get("optimum"), res.get("c_star"), res.get("best_fixed")
+    if opt is None or (cs_row is None and bf_row is None):
+        return None
+    bound = _scored(opt, price)
+    cs = _scored(cs_row, price) if cs_row else None
+    bf = _scored(bf_row, price) if bf_row else None
+    setting = search = "–"
+    if bf_row:
+        sch = bf_row.get("schedule") or {}
+        setting = f"{sch['power_w'][0] / 1000:.2f} kW, {sch['gas_setpoint_c'][0]:.1f} °C" if sch else "–"
+        scan = (bf_row.get("search_scan") or "grid").replace("_", "-")
+        search = f"{bf_row.get('search_runs')} runs, {scan}, {_fmt(bf_row.get('search_wall_s'), ',.0f')} s"
+    return (f"| {case} | {bound:,.2f} | {_fmt(cs, ',.2f')} | {_fmt(bf, ',.2f')} | {setting} | {_width(cs, bound)} "
+            f"| {_width(bf, bound)} | {price:.4f} | {search} |")
 
 
 def report() -> str:
@@ -156,13 +265,13 @@ def report() -> str:
     for case in CASES:
         res = by_case.get(case, {})
         opt = res.get("optimum")
-        price = (opt or {}).get("end_price_eur_per_kwh") or 0.0
+        price = _case_price(res)
         bound = _scored(opt, price) if opt else None
         cs = _scored(res["c_star"], price) if "c_star" in res else None
         bf = _scored(res["best_fixed"], price) if "best_fixed" in res else None
-        if bound is not None and cs is not None:
-            brackets.append(f"| {case} | {bound:,.2f} | {cs:,.2f} | {bf:,.2f} | {(cs - bound) / abs(cs) * 100:.1f} % "
-                            f"| {price:.4f} |")
+        line = _bracket(case, res, price)
+        if line is not None:
+            brackets.append(line)
         for strat in STRATEGIES:
             r = res.get(strat)
             if r is None:
@@ -189,8 +298,10 @@ def report() -> str:
                 f"| {_fmt(share, '.0f') + ' %' if share is not None else '–'} "
                 f"| {_fmt(r.get('search_wall_s') or r['wall_seconds'], '.1f')} |")
     head = ["", "Brackets (scored EUR at the bound's end-state price): the plant's true optimum lies between the "
-            "bound and C*.", "", "| case | bound | C* | best-fixed | width (C* − bound)/C* | end price EUR/kWh |",
-            "|---|---:|---:|---:|---:|---:|", *brackets, ""]
+            "bound and C* (on the years, where C* is not searched, best-fixed).", "",
+            "| case | bound | C* | best-fixed | best-fixed setting | width (C* − bound)/C* "
+            "| width (best-fixed − bound)/best-fixed | end price EUR/kWh | best-fixed search |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|", *brackets, ""]
     return "\n".join(out[:1] + head + out[1:])
 
 

@@ -58,6 +58,30 @@ def test_best_fixed_is_the_cheapest_grid_run_that_held() -> None:
     assert found.best.result.summary["strategy"] == "best_fixed"
 
 
+def test_the_first_holding_scan_finds_the_grids_best_with_fewer_runs() -> None:
+    # Two days, a grid around the week's best (6 kW / 61 °C): at every power some setpoints fail and some hold.
+    cfg = scenarios.load("residence-48")
+    grid = {"powers_w": [0.0, 4000.0, 6000.0, 9000.0], "setpoints_c": [61.5, 60.0, 60.5, 61.0, 62.0, 62.5]}
+    price = end_price(cfg, 2, WINTER, 1)
+    full = best_fixed(cfg, 2, WINTER, price_eur_per_kwh=price, **grid)
+    scan = best_fixed(cfg, 2, WINTER, price_eur_per_kwh=price, scan="first_holding", **grid)
+    assert full.scan == "grid" and scan.scan == "first_holding"
+    for p in grid["powers_w"]:  # the assumption the scan rests on: per power, holding is monotone in the setpoint
+        runs = sorted((r for r in full.runs if r.schedule.power_w[0] == p), key=lambda r: r.schedule.gas_setpoint_c)
+        assert [r.ok for r in runs] == sorted(r.ok for r in runs)
+    assert not all(r.ok for r in full.runs)
+    assert scan.best.schedule == full.best.schedule and scan.best.scored_eur == full.best.scored_eur
+    assert len(scan.runs) < len(full.runs)
+    first = {}
+    for r in scan.runs:  # upward at each power, up to its first hold; then at most 1 K more near the best
+        first.setdefault(r.schedule.power_w[0], []).append(r)
+    for runs in first.values():
+        held_at = next(i for i, r in enumerate(runs) if r.ok)
+        assert not any(r.ok for r in runs[:held_at]) and len(runs) - held_at - 1 <= 2
+    with pytest.raises(ValueError, match="unknown scan"):
+        best_fixed(cfg, 2, WINTER, price_eur_per_kwh=price, scan="random", **grid)  # type: ignore[arg-type]
+
+
 def test_c_star_is_reproducible_for_a_seed_and_never_returns_a_run_below_the_setpoint() -> None:
     cfg = scenarios.load("residence-48")
     fixed = best_fixed(cfg, 1, WINTER, **GRID)
