@@ -18,6 +18,7 @@ from boiler.plant.simulated import SimulatedPlant
 from boiler.service.mqtt_io import MqttPlantIO
 from boiler.simulation import build_plant, run_simulation
 from boiler.simulation.devices import SimulatedDevices, device_mqtt_config
+from boiler.simulation.optimum import run_optimum
 from boiler.simulation.runner import Simulation
 from tank.draws import StepDraws
 from tank.water import HEAT_CAPACITY_J_PER_L_K
@@ -160,3 +161,10 @@ def test_rule_finishes_the_water_with_a_fraction_of_the_gas() -> None:
     assert controlled["miner_heat_share"] > balanced["miner_heat_share"]
     policy = scenarios.load("residence-48-hot").control.allocation
     assert controlled["power_limit_changes"] <= 7 * policy.max_changes_per_day * 2
+
+
+def test_the_bound_solves_a_site_with_a_controlled_flow() -> None:
+    """The bound takes the pump's highest flow as the charging circuit's (it allows any flow up to it)."""
+    res = run_optimum(scenarios.load("residence-48-hot"), 2, SUMMER, seed=1)
+    assert res.summary["net_cost_eur"] < run_simulation(
+        scenarios.load("residence-48-hot"), 2, SUMMER, strategy="rule").summary["net_cost_eur"]
