@@ -5,7 +5,7 @@ from the plant — through the one control loop (safety layer and allocator incl
 plant, and keep the cheapest run that held the outlet at the setpoint at every step:
 
 * `best_fixed`: the best of a grid of one constant fleet power × one constant gas setpoint (every point, or
-  per power the setpoints upward to the first that holds and a little above: `scan="first_holding"`);
+  per power the setpoints upward to the first that holds and a little above it: `scan="first_holding"`);
 * `c_star`: a derivative-free search (CMA-ES, the `cma` package) over a fleet power and a gas setpoint
   per block of `block_h` hours of the day (the same blocks every day), warm-started from `best_fixed`
   and from the block means of what `mpc_oracle` decided. Reproducible for a seed: the simulator is
@@ -168,9 +168,11 @@ def best_fixed(cfg: PlantConfig, days: float, start: date, seed: int = 1, *, pri
 
     `scan="grid"` runs every point. `scan="first_holding"` runs, per power, the setpoints upward to the first
     that holds, then the setpoints up to `refine_above_k` above it at the powers whose first holding run is
-    within `refine_within` of the best. It rests on holding being monotone in the setpoint at one power (a
-    hotter gas zone only keeps more water at 60 °C): measured on the weeks, tested, not proven. Failing runs
-    stop at their first step below the setpoint, so a year's scan costs little more than one run per power."""
+    within `refine_within` of the best. It never skips a setpoint below a power's first hold, so it needs no
+    assumption on holding (which is not always monotone in the setpoint); it assumes the cheapest run at a
+    power that can win lies at most `refine_above_k` above its first hold (gas costs more the hotter it
+    runs): measured (docs/control.md §2.6) and tested, not proven. Failing runs stop at their first step
+    below the setpoint, so a year's scan costs little more than one run per power."""
     if scan not in get_args(FixedScan):
         raise ValueError(f"best_fixed: unknown scan {scan!r}, not one of {get_args(FixedScan)}")
     t0 = time.perf_counter()
@@ -199,7 +201,7 @@ def best_fixed(cfg: PlantConfig, days: float, start: date, seed: int = 1, *, pri
 
 
 def _first_holding(power_w: float, setpoints: Sequence[float], run: Callable[[float, float], Run]) -> Run | None:
-    """Setpoints upward at one power to the first run that holds (every higher one holds too)."""
+    """Setpoints upward at one power to the first run that holds."""
     for g in setpoints:
         r = run(power_w, g)
         if r.ok:
