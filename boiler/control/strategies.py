@@ -191,6 +191,9 @@ class RuleStrategy:
         self._target_w = target_w
         reasons = [mode, "finish" if target_w > 0 else "tank_full" if not room else "hot_enough"]
         gas_setpoint = self.c.setpoint_c + self.gas_hysteresis_k + self.r.finish_gas_margin_k
+        if in_any(obs.local_minute, self.r.peak_hours):
+            gas_setpoint += self.r.peak_boost_k
+            reasons.append("peak")
         if ready is not None and ready.usable_volume_l < self.r.reserve_volume_l:
             gas_setpoint += self.r.peak_boost_k
             reasons.append("reserve_low")
