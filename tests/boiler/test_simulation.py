@@ -103,10 +103,14 @@ def test_hot_miners_hold_60c_and_gas_only_covers_peaks() -> None:
     s, cols = r.summary, r.trace.columns
     assert s["heat_from_miners_kwh"] > 2 * s["heat_from_gas_kwh"]
     assert s["dhw_volume_below_setpoint_l"] == 0
-    gas_on = cols["gas_power_w"] > 0
-    assert gas_on.any()
-    # Gas fires when the draws are high: its mean draw rate exceeds the overall mean.
-    assert cols["draw_l_per_min"][gas_on].mean() > cols["draw_l_per_min"].mean()
+    gas_w = cols["gas_power_w"]
+    assert (gas_w > 0).any()
+    # Gas covers the peaks: with the miners finishing the water (a controlled charging flow), the burner's
+    # heat falls mostly in the rule's peak hours (06:30–09:00, 18:00–22:00, 27 % of the day), where the
+    # backup aquastat is boosted before the draws come.
+    minute = (np.asarray(r.trace.time_s) / 60.0) % 1440.0
+    peak = ((minute >= 390) & (minute < 540)) | ((minute >= 1080) & (minute < 1320))
+    assert gas_w[peak].sum() / gas_w.sum() > 2.0 * peak.mean()
 
 
 def test_house_xl_serves_the_eu_xl_cycle() -> None:
