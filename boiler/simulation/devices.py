@@ -53,7 +53,9 @@ def device_mqtt_config(cfg: PlantConfig, base: MqttConfig) -> MqttConfig:
                              stale_after_s=3 * cfg.service.tick_s) for n in POINT_SENSORS]
     sensors += [SensorConfig(name=n, topic=f"devices/{site}/meter/{n}", unit="kWh" if n.endswith("kwh") else "L",
                              stale_after_s=3 * cfg.service.tick_s) for n in METERS]
-    actuators = [ActuatorConfig(name=n, kind=kind, topic=f"devices/{site}/set/{n}") for n, kind in ACTUATORS.items()]
+    # The charging pump's setpoint exists only where the charging flow is controlled.
+    outputs = {n: k for n, k in ACTUATORS.items() if n != "charging_setpoint" or cfg.charge_target_c is not None}
+    actuators = [ActuatorConfig(name=n, kind=kind, topic=f"devices/{site}/set/{n}") for n, kind in outputs.items()]
     return base.model_copy(update={"sensors": sensors, "actuators": actuators})
 
 
