@@ -153,11 +153,13 @@ class ChargingConfig(_Strict):
     @model_validator(mode="after")
     def _controlled_only(self) -> ChargingConfig:
         if self.flow != "controlled":
-            given = [k for k in ("target_c", "max_flow_lpm") if getattr(self, k) is not None]
-            if given:
-                raise ValueError(f"{', '.join(given)}: only with flow 'controlled' (flow is {self.flow!r})")
+            for key in ("target_c", "max_flow_lpm"):
+                if getattr(self, key) is not None:
+                    raise FieldProblem((key,), f"only with flow 'controlled' (flow is {self.flow!r})",
+                                       getattr(self, key))
         elif self.max_flow_lpm is not None and self.max_flow_lpm < self.min_flow_lpm:
-            raise ValueError(f"max_flow_lpm {self.max_flow_lpm} is below min_flow_lpm {self.min_flow_lpm}")
+            raise FieldProblem(("max_flow_lpm",), f"below min_flow_lpm ({self.min_flow_lpm:g} L/min)",
+                               self.max_flow_lpm)
         return self
 
 

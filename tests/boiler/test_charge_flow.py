@@ -5,12 +5,16 @@ rule strategy's finishing law charges in few long runs with miners that reach th
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from pydantic import ValidationError
+from typer.testing import CliRunner
 
 from boiler import scenarios
+from boiler.cli import app
 from boiler.config import PlantConfig
 from boiler.control.types import Commands
 from boiler.mqtt.config import MqttConfig
@@ -88,17 +92,23 @@ def test_a_balanced_flow_is_unchanged_by_the_handle() -> None:
 
 
 @pytest.mark.parametrize(("charging", "words"), [
-    ({"flow": "balanced", "target_c": 62}, "target_c: only with flow 'controlled'"),
-    ({"flow": 8.0, "max_flow_lpm": 10}, "max_flow_lpm: only with flow 'controlled'"),
+    ({"flow": "balanced", "target_c": 62}, "only with flow 'controlled'"),
+    ({"flow": 8.0, "max_flow_lpm": 10}, "only with flow 'controlled'"),
     ({"flow": "controlled", "min_flow_lpm": 5, "max_flow_lpm": 2}, "below min_flow_lpm"),
     ({"flow": "controlled", "target_c": 120}, "less than or equal to 90"),
 ])
-def test_a_handle_that_cannot_work_is_refused(charging: dict[str, object], words: str) -> None:
-    raw = scenarios.load("residence-48-hot").model_dump(mode="json", exclude_none=True)
+def test_a_handle_that_cannot_work_is_refused(charging: dict[str, object], words: str, tmp_path: Path) -> None:
+    raw = scenarios.load("residence-48-hot").model_dump(mode="json")
     raw["charging"] = {"inlet": "stratified", **charging}
     with pytest.raises(ValidationError) as err:
         PlantConfig.model_validate(raw)
     assert words in str(err.value)
+    # From a file, as an installer meets it: exit 2, the field's path, what is allowed.
+    path = tmp_path / "plant.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    result = CliRunner().invoke(app, ["config", "validate", str(path)])
+    assert result.exit_code == 2
+    assert "charging." in result.output and words in " ".join(result.output.split())
 
 
 def test_the_target_reaches_the_plant_from_the_decision() -> None:
