@@ -368,6 +368,10 @@ class MpcConfig(_Strict):
     absorb_cap: bool = Field(
         False, description="Cap the fleet by what the store absorbs now (else the miners' own inlet throttle does)."
     )
+    finish_gas_margin_k: float = Field(
+        -1.0, ge=-2, le=10, description="Miners that finish the water (controlled charging flow): the backup "
+        "aquastat's margin in place of `gas_margin_k`, and no cold boost (a cold base is normal there).",
+    )
     snap_share: float = Field(
         0.8, ge=0, le=1, description="A fleet power at least this share of what one more miner needs at its "
         "minimum is raised to it (1: never).",

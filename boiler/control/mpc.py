@@ -157,6 +157,7 @@ class MpcStrategy:
         # Each miner's minimum in the order the allocator wakes them (most efficient first).
         self._wake_order_min_w = [spec.min_power_w for _, spec in sorted(
             model.miner_specs.items(), key=lambda kv: (kv[1].nominal_j_per_th, kv[1].key, kv[0]))]
+        self.finishing = model.finish_target_c is not None
         self.trim = OutletTrim(cfg.control.setpoint_c, guard_k=self.c.outlet_trim_guard_k,
                                max_k=self.c.outlet_trim_max_k)
         self.ambient_c = amb
@@ -479,11 +480,15 @@ class MpcStrategy:
         excess over the setpoint has to bridge the difference). A negative margin (a lower aquastat) holds
         only while the miners charge and the pre-heat water is warm, and so does the outlet trim: both fade
         with the same share (the loop's return alone keeps a store warm, not hot enough for a peak)."""
+        # Miners that finish the water (a controlled charging flow) charge the store from the top down: a cold
+        # base is its normal state, not a sign the zone must bridge a peak alone; the backup aquastat sits lower.
+        margin_k = self.c.finish_gas_margin_k if self.finishing else self.c.gas_margin_k
+        boost_k = 0.0 if self.finishing else self.c.cold_boost_k
         share = self._cold_share(obs)
-        lower_k = min(self.c.gas_margin_k, 0.0) + self.trim.trim_k  # the outlet trim is a lower aquastat too
+        lower_k = min(margin_k, 0.0) + self.trim.trim_k  # the outlet trim is a lower aquastat too
         if not mining:  # the miners are not charging: nothing refills the pre-heat volume during a peak
             lower_k = 0.0
-        return max(self.c.gas_margin_k, 0.0) + lower_k * (1.0 - share) + self.c.cold_boost_k * share
+        return max(margin_k, 0.0) + lower_k * (1.0 - share) + boost_k * share
 
     def _reserve_short(self, now_s: float, obs: Observation) -> bool:
         """Does the finishing tank hold less water at the setpoint than the next hour should draw?"""

@@ -66,3 +66,16 @@ def test_the_cold_share_reads_the_store() -> None:
     assert mpc._cold_share(replace(obs, sensors_c=cold)) == pytest.approx(1.0)
     assert mpc._cold_share(replace(obs, sensors_c=warm)) == 0.0
     assert mpc._cold_share(replace(obs, sensors_c={k: None for k in keys})) == 1.0  # no estimate: assume cold
+
+
+def test_miners_that_finish_the_water_keep_a_lower_backup_and_no_cold_boost(monkeypatch: pytest.MonkeyPatch) -> None:
+    """residence-48-hot charges with a controlled flow from the top down: a cold base is its normal state, so
+    no cold boost, and the backup aquastat sits `finish_gas_margin_k` lower while the miners charge."""
+    mpc, obs = _mpc("residence-48-hot", finish_gas_margin_k=-1.0, cold_boost_k=8.0)
+    assert mpc.finishing
+    monkeypatch.setattr(mpc, "_cold_share", lambda _obs: 0.0)
+    assert mpc._gas_margin_k(obs) == pytest.approx(-1.0)
+    monkeypatch.setattr(mpc, "_cold_share", lambda _obs: 1.0)
+    assert mpc._gas_margin_k(obs) == 0.0  # neither the lower margin nor a boost over a cold base
+    plain, _ = _mpc("residence-48")
+    assert not plain.finishing
