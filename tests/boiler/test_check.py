@@ -112,6 +112,27 @@ def test_bindings_ok_when_everything_binds() -> None:
     assert check_bindings(cfg).status == "ok"
 
 
+def test_bindings_with_a_controlled_charging_flow_want_the_pump_setpoint_as_a_temperature() -> None:
+    """With `charging.flow: controlled` the service drives `charging_setpoint` with a temperature: an ON/OFF
+    kind fails, a missing one is noted as not driven, a `charge_setpoint` binds."""
+    outs = [{"name": "charging_pump", "kind": "on_off", "topic": "dev/pump/set"},
+            {"name": "gas_enable", "kind": "gas_enable", "topic": "dev/gas/set"}]
+    controlled = {"flow": "controlled", "target_c": 63}
+    miners = [{"name": "a", "model": "s21-hyd"}]
+    cfg = PlantConfig.model_validate(plant(miners=miners, charging=controlled, mqtt=mqtt(ALL_SENSORS, outs)))
+    item = check_bindings(cfg)
+    assert "charging_setpoint" in item.detail  # not driven: noted
+    wrong = [*outs, {"name": "charging_setpoint", "kind": "on_off", "topic": "dev/pump/target"}]
+    cfg = PlantConfig.model_validate(plant(miners=miners, charging=controlled, mqtt=mqtt(ALL_SENSORS, wrong)))
+    item = check_bindings(cfg)
+    assert item.status == "fail" and "charging_setpoint is kind on_off" in item.detail
+    right = [*outs, {"name": "charging_setpoint", "kind": "charge_setpoint", "topic": "dev/pump/target"}]
+    cfg = PlantConfig.model_validate(plant(miners=miners, charging=controlled, mqtt=mqtt(ALL_SENSORS, right)))
+    assert check_bindings(cfg).status == "ok"
+    assert safe_values(cfg)["charging_setpoint"] == 63.0
+    assert "charging_setpoint" not in safe_values(PlantConfig.model_validate(plant(miners=miners)))
+
+
 # -- safe values --------------------------------------------------------------------------------------
 def test_safe_values_come_from_the_safety_layer() -> None:
     cfg = PlantConfig.model_validate(plant(miners=[{"name": "a", "model": "s21-hyd"}]))
