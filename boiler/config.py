@@ -150,6 +150,15 @@ class ChargingConfig(_Strict):
         description="With flow 'controlled': the pump's highest flow (L/min); default the coolant flow.",
     )
 
+    def highest_lpm(self, coolant_lpm: float) -> float:
+        """The charging circuit's highest secondary flow (L/min) for miners moving `coolant_lpm` of coolant:
+        the coolant's own when balanced, the pump's highest when controlled, else the fixed flow."""
+        if self.flow == "balanced":
+            return coolant_lpm
+        if self.flow == "controlled":
+            return self.max_flow_lpm if self.max_flow_lpm is not None else coolant_lpm
+        return float(self.flow)
+
     @model_validator(mode="after")
     def _controlled_only(self) -> ChargingConfig:
         if self.flow != "controlled":

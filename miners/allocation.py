@@ -102,6 +102,11 @@ class _Flexible:
     efficiency_key: tuple[tuple[float, str], str]  # ((nominal J/TH, model), name)
 
 
+def wake_order_key(name: str, spec: MinerSpec) -> tuple[tuple[float, str], str]:
+    """The order the allocator wakes and fills miners in: most efficient model first, then by name."""
+    return (spec.nominal_j_per_th, spec.key), name
+
+
 def allocate(
     target_w: float,
     fleet: Sequence[FleetMember],
@@ -135,7 +140,7 @@ def allocate(
             new_limits[member.name] = current
             locked_w += current or 0.0
             continue
-        key = ((member.spec.nominal_j_per_th, member.spec.key), member.name)
+        key = wake_order_key(member.name, member.spec)
         flexible.append(_Flexible(member, cap_w, key))
 
     ideal = _fill_efficient_first(budget_w - locked_w, flexible)

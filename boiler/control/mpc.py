@@ -32,6 +32,7 @@ from boiler.control.outlet_trim import OutletTrim
 from boiler.control.plant_model import PlantModel
 from boiler.control.strategies import RuleStrategy, charging_decision
 from boiler.control.types import Decision, Observation
+from miners.allocation import wake_order_key
 from tank.loop import RecirculationLoop
 from tank.water import HEAT_CAPACITY_J_PER_L_K, J_PER_KWH, litres_to_j_per_k
 
@@ -156,7 +157,7 @@ class MpcStrategy:
         self.coolant_cap_kwh_per_k = litres_to_j_per_k(cfg.coolant.loop_volume_l) / J_PER_KWH
         # Each miner's minimum in the order the allocator wakes them (most efficient first).
         self._wake_order_min_w = [spec.min_power_w for _, spec in sorted(
-            model.miner_specs.items(), key=lambda kv: (kv[1].nominal_j_per_th, kv[1].key, kv[0]))]
+            model.miner_specs.items(), key=lambda kv: wake_order_key(*kv))]
         self.finishing = model.finish_target_c is not None
         self.trim = OutletTrim(cfg.control.setpoint_c, guard_k=self.c.outlet_trim_guard_k,
                                max_k=self.c.outlet_trim_max_k)
@@ -374,7 +375,10 @@ class MpcStrategy:
             self.forecast.record(obs.local_weekday, obs.local_minute, obs.dhw_heat_meter_kwh)
         shadow = self.rule.decide(now_s, obs)  # keeps the rule warm; the fallback decision
         # Local day number (local midnights are whole days apart, give or take a DST hour).
+        trim_was_k = self.trim.trim_k
         self.trim.observe(round((now_s - 60.0 * obs.local_minute) / 86_400.0), obs.outlet_c)
+        if self.trim.trim_k != trim_was_k:
+            log.info("event=outlet_trim trim_k=%.1f was_k=%.1f now_s=%.0f", self.trim.trim_k, trim_was_k, now_s)
         absorbable = self.rule.absorbable_w(now_s, obs) if self.m.fleet_max_w > 0 else 0.0
         if not self.c.absorb_cap:  # the miners' own inlet throttle (and the safety layer) limit them instead
             absorbable = self.m.fleet_max_w

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import fields
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -63,6 +63,16 @@ class _TankUnit:
             self.aquastat_node = 0
 
 
+@dataclass(frozen=True, slots=True)
+class _ChargePump:
+    """A variable-speed charging pump (`charging.flow: controlled`): its speeds as W/K of water and the
+    target it holds when the strategy sets none."""
+
+    lowest_w_per_k: float
+    highest_w_per_k: float
+    default_target_c: float
+
+
 class SimulatedPlant:
     def __init__(self, cfg: PlantConfig, draws: StepDraws, cold_water_c: list[float], start_s: float,
                  miners: list[HydroMiner] | None = None) -> None:
@@ -91,17 +101,11 @@ class SimulatedPlant:
         ]
         flow_lpm = sum(m.spec.coolant_flow_lpm for m in self.miners)
         self._c_hot = lpm_to_w_per_k(flow_lpm)
-        #: With a controlled charging flow, the pump's range (W/K of water) and its target (°C).
-        self._flow_range_w_per_k: tuple[float, float] | None = None
-        self._default_charge_target_c = cfg.charge_target_c
-        if cfg.charging.flow == "balanced":
-            self._c_cold = self._c_hot
-        elif cfg.charging.flow == "controlled":
-            hi_lpm = cfg.charging.max_flow_lpm if cfg.charging.max_flow_lpm is not None else flow_lpm
-            self._flow_range_w_per_k = (lpm_to_w_per_k(cfg.charging.min_flow_lpm), lpm_to_w_per_k(hi_lpm))
-            self._c_cold = self._flow_range_w_per_k[1]
-        else:
-            self._c_cold = lpm_to_w_per_k(float(cfg.charging.flow))
+        # The secondary flow starts at its highest; a controlled pump moves it each step.
+        self._c_cold = lpm_to_w_per_k(cfg.charging.highest_lpm(flow_lpm))
+        target_c = cfg.charge_target_c
+        self._pump = (_ChargePump(lpm_to_w_per_k(cfg.charging.min_flow_lpm), self._c_cold, target_c)
+                      if target_c is not None else None)
         self._q_charge_l_per_s = self._c_cold / HEAT_CAPACITY_J_PER_L_K
         hx = PlateExchanger(exchanger_ua_w_per_k(cfg))
         self.exchanger = hx
@@ -287,8 +291,8 @@ class SimulatedPlant:
             p_elec += o.power_w
             heat += o.heat_to_coolant_w
             hash_ths += o.hashrate_ths
-        if self._flow_range_w_per_k is not None:
-            self._control_charge_flow(heat)
+        if self._pump is not None:
+            self._control_charge_flow(self._pump, heat)
         demand_j = self._draw_heat[k] if k < len(self._draw_heat) else 0.0
         use_c = self._draw_temp[k] if demand_j > 0.0 else 0.0
         gas = self.gas
@@ -325,21 +329,21 @@ class SimulatedPlant:
         """The charging circuit's secondary flow now (L/min)."""
         return self._c_cold / HEAT_CAPACITY_J_PER_L_K * 60.0
 
-    def _control_charge_flow(self, miner_heat_w: float) -> None:
+    def _control_charge_flow(self, pump: _ChargePump, miner_heat_w: float) -> None:
         """A variable-speed charging pump whose controller holds the water it sends to the tank at its target:
         at steady state the flow carries the miners' heat from the tank's base to the target in one pass,
         ṁ·c = Q / (T_target − T_base). While the coolant's hot end (the miners' outlet) is still well below the
         target — a start — it runs at its lowest speed, so no lukewarm water enters the store; with the base
         near the target (the tank full) at its highest, and the miners' inlet rises: they throttle, as with
         any pump."""
-        lo, hi = self._flow_range_w_per_k  # type: ignore[misc]
+        lo, hi = pump.lowest_w_per_k, pump.highest_w_per_k
         target = self.commands.charge_target_c
         if target is None:
-            target = self._default_charge_target_c
+            target = pump.default_target_c
         base = self._charge.tank.bottom_c
-        span_k = target - base  # type: ignore[operator]
+        span_k = target - base
         hot_in = self.coolant.inlet_c + (miner_heat_w / self._c_hot if self._c_hot else 0.0)
-        warming = hot_in < target - self._WARM_UP_K  # type: ignore[operator]
+        warming = hot_in < target - self._WARM_UP_K
         want = lo if warming else miner_heat_w / span_k if span_k > 0.5 else hi
         step = self._FLOW_STEP_W_PER_K
         c_cold = min(max(round(want / step) * step, lo), hi)

@@ -165,14 +165,7 @@ def relaxation(cfg: PlantConfig, cold_min_c: float) -> Relaxation:
         loop_amb = lc.ambient_c if lc.ambient_c is not None else amb
         loop = RecirculationLoop.sized(lc.loss_w, lc.design_supply_c, lc.drop_k, loop_amb)
     # The charging circuit's flow; controlled, the pump's highest (the bound allows any flow up to it).
-    flow = cfg.charging.flow
-    coolant_lpm = sum(s.coolant_flow_lpm for s in specs)
-    if flow == "balanced":
-        charge_lpm = coolant_lpm
-    elif flow == "controlled":
-        charge_lpm = cfg.charging.max_flow_lpm if cfg.charging.max_flow_lpm is not None else coolant_lpm
-    else:
-        charge_lpm = float(flow)
+    charge_lpm = cfg.charging.highest_lpm(sum(s.coolant_flow_lpm for s in specs))
     rules = cfg.hygiene
     cycles = rules.daily_cycle != "never" or rules.preheat_daily_cycle
     gas_tank = cfg.gas_tank
