@@ -353,6 +353,10 @@ class MpcConfig(_Strict):
     cold_boost_k: float = Field(
         8.0, ge=0, le=20, description="Extra gas setpoint when the pre-heat volume is as cold as the mains."
     )
+    cold_offpeak_share: float = Field(
+        1.0, ge=0, le=1, description="Share of the cold boost kept outside forecast peaks and a short hot reserve "
+        "(the burner lifts off-peak draws in real time; the zone's excess bridges peaks).",
+    )
     peak_factor: float = Field(1.5, ge=1, le=10, description="A peak hour draws this many times the mean hour.")
     change_min_w: float = Field(
         1000.0, ge=0, le=1_000_000, description="Move the fleet target only by at least this much."

@@ -41,6 +41,12 @@ log = logging.getLogger("boiler.loop")
 DEFAULT_COLD_WATER_C = 12.0
 #: Below this share of its ticks decided by the configured strategy, a run says so.
 STRATEGY_SHARE_WARN = 0.95
+#: Reasons of a commanded disinfection cycle: the safety layer's daily duty, the operator's override.
+CYCLE_REASONS = frozenset({"legionella_cycle", "mode_legionella"})
+
+
+def _is_cycle(reason: str) -> bool:
+    return any(part in CYCLE_REASONS for part in reason.split(":"))
 
 
 @dataclass(slots=True)
@@ -118,8 +124,15 @@ class LoopStats:
     decided_by: Counter[str] = field(default_factory=Counter)
     min_outlet_c: float = math.inf
     min_loop_return_c: float = math.inf
+    #: Outlet temperature × seconds and seconds outside commanded legionella cycles (their mean: overheating).
+    outlet_c_s: float = 0.0
+    outlet_s: float = 0.0
     #: Ticks decided on DEFAULT_COLD_WATER_C because the plant reported no mains temperature.
     cold_water_assumed: int = 0
+
+    @property
+    def mean_outlet_c(self) -> float | None:
+        return self.outlet_c_s / self.outlet_s if self.outlet_s > 0 else None
 
 
 class PlantLoop:
@@ -156,6 +169,7 @@ class PlantLoop:
         self._last_miners: tuple[MinerReading, ...] = ()
         self._events_seen = 0
         self._last_reason = ""
+        self._cycle_commanded = False  # the flows until the next step follow a commanded legionella cycle
         self.stats = LoopStats()
 
     @property
@@ -191,6 +205,7 @@ class PlantLoop:
         s.ticks += 1
         s.decided_by[decided_by] += 1
         changed = commands.reason != self._last_reason
+        self._cycle_commanded = _is_cycle(commands.reason)
         self._last_reason = commands.reason
         self._last_miners = miners
         self.last_step_s = now
@@ -247,6 +262,9 @@ class PlantLoop:
         if loop_ret < s.min_loop_return_c:
             s.min_loop_return_c = loop_ret
         if dt > 0:
+            if not self._cycle_commanded and outlet == outlet:
+                s.outlet_c_s += outlet * dt
+                s.outlet_s += dt
             # Without a recirculation loop the outlet is the distribution's only temperature.
             self.checker.update(end, dt, outlet, loop_ret if loop_ret == loop_ret else outlet, sample.store_min_c)
         self._meter_j += f.dhw_heat_j

@@ -45,6 +45,8 @@ class RunSummary:
     dhw_demand_kwh: float
     dhw_volume_below_setpoint_l: float
     min_outlet_temp_c: float
+    #: Time-weighted mean outlet temperature outside legionella cycles (None if never outside one).
+    mean_outlet_temp_c: float | None
     min_loop_return_c: float | None
     heat_from_miners_kwh: float
     heat_from_gas_kwh: float
@@ -120,6 +122,7 @@ def build_summary(
     stored_energy_change_kwh: float,
     min_outlet_c: float,
     min_loop_return_c: float | None,
+    mean_outlet_c: float | None,
     power_limit_changes: int | None,
     gas_starts: int | None,
     decided_by: Mapping[str, int],
@@ -144,6 +147,7 @@ def build_summary(
         seed=seed,
         step_s=step_s,
         min_outlet_temp_c=min_outlet_c,
+        mean_outlet_temp_c=mean_outlet_c,
         min_loop_return_c=min_loop_return_c if min_loop_return_c is not None and math.isfinite(min_loop_return_c)
         else None,
         miner_heat_share=t.heat_from_miners_kwh / heat if heat > 0 else 0.0,

@@ -183,6 +183,7 @@ def summary_table(s: dict[str, object]) -> Table:
     row("Hot water drawn", "dhw_volume_l", ",.0f", "L")
     row("  drawn below the setpoint", "dhw_volume_below_setpoint_l", ",.0f", "L")
     row("  lowest outlet temperature", "min_outlet_temp_c", ".1f", "°C")
+    row("  mean outlet, outside legionella cycles", "mean_outlet_temp_c", ".1f", "°C")
     row("  lowest loop return", "min_loop_return_c", ".1f", "°C")
     t.add_row("  hygiene rules", "met" if s["legionella_compliant"] else "[red]BROKEN[/red]",
               f"{s['hygiene_preset']}, {s['hygiene_violations']} violation(s), "

@@ -403,13 +403,12 @@ class MpcStrategy:
                 gas_sp += boost
                 reasons.append("peak")
             return charging_decision(self.m, obs, target, gas_sp, dump, reasons)
-        gas_sp += self._gas_margin_k(obs, mining=target > 0)
-        if self._peak_ahead(now_s, obs):
+        peak = self._peak_ahead(now_s, obs)
+        short = not peak and self._reserve_short(now_s, obs)
+        gas_sp += self._gas_margin_k(obs, mining=target > 0, peak=peak or short)
+        if peak or short:
             gas_sp += self.c.peak_boost_k
-            reasons.append("peak")
-        elif self._reserve_short(now_s, obs):
-            gas_sp += self.c.peak_boost_k
-            reasons.append("reserve_low")
+            reasons.append("peak" if peak else "reserve_low")
         return charging_decision(self.m, obs, target, gas_sp, dump, reasons)
 
     def _fleet_target(self, power_w: float, absorbable_w: float, dump: bool) -> float:
@@ -477,7 +476,7 @@ class MpcStrategy:
         half = (self.theta_c + cold) / 2.0
         return min(1.0, max(0.0, (half - t_pre) / max(half - cold, 1.0)))
 
-    def _gas_margin_k(self, obs: Observation, mining: bool = True) -> float:
+    def _gas_margin_k(self, obs: Observation, mining: bool = True, peak: bool = True) -> float:
         """The aquastat above setpoint + hysteresis, before peak boosts: `gas_margin_k`, plus up to
         `cold_boost_k` as the pre-heat volume gets colder (miners idle or outrun: the water rising into the
         gas zone during a peak then needs more lift than the boiler's full power gives, and the zone's own
@@ -488,6 +487,8 @@ class MpcStrategy:
         # base is its normal state, not a sign the zone must bridge a peak alone; the backup aquastat sits lower.
         margin_k = self.c.finish_gas_margin_k if self.finishing else self.c.gas_margin_k
         boost_k = 0.0 if self.finishing else self.c.cold_boost_k
+        if not peak:  # off-peak draws the burner lifts in real time; the zone's excess bridges peaks
+            boost_k *= self.c.cold_offpeak_share
         share = self._cold_share(obs)
         lower_k = min(margin_k, 0.0) + self.trim.trim_k  # the outlet trim is a lower aquastat too
         if not mining:  # the miners are not charging: nothing refills the pre-heat volume during a peak

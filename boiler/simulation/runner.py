@@ -216,6 +216,7 @@ class Simulation:
             step_s=self.step_s, hygiene=HygieneFigures.of(loop.checker.summary()),
             stored_energy_change_kwh=(plant.energy_j() - self._e0) / J_PER_KWH,
             min_outlet_c=stats.min_outlet_c, min_loop_return_c=stats.min_loop_return_c,
+            mean_outlet_c=stats.mean_outlet_c,
             power_limit_changes=loop.controller.limit_changes, gas_starts=plant.gas_starts(),
             decided_by=stats.decided_by, warnings=loop.warnings(),
             wall_seconds=time.perf_counter() - self.wall0,

@@ -169,3 +169,35 @@ def test_cli_simulate_writes_json_and_plot(tmp_path: Path) -> None:
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len((tmp_path / "l.csv").read_text().splitlines()) == 25  # header + 24 hourly rows
     assert "Hot water drawn" in result.output
+
+
+def test_mean_outlet_leaves_out_commanded_legionella_cycles_only() -> None:
+    """The summary's mean outlet is the time mean of every step's outlet except those that follow a commanded
+    disinfection cycle: recomputed here step by step from the plant's own flows."""
+    cfg = scenarios.load("residence-48")
+    cfg.hygiene = cfg.hygiene.model_copy(update={"daily_cycle": "always"})
+    sim = Simulation(cfg, 3, WINTER, seed=1, strategy="rule", trace_points=50)
+    outside = [0.0, 0.0]
+    during = [0.0, 0.0]
+    cycling = False
+    while not sim.done:
+        if sim.control_due():
+            cycling = "legionella_cycle" in sim.tick().commands.reason.split(":")
+        flows = sim.advance()
+        acc = during if cycling else outside
+        acc[0] += flows.outlet_c * sim.step_s
+        acc[1] += sim.step_s
+    s = sim.result().summary
+    assert during[1] >= 3600.0  # the rules forced cycles: some of the run was left out
+    whole_c = (during[0] + outside[0]) / (during[1] + outside[1])
+    assert abs(whole_c - outside[0] / outside[1]) > 1e-3  # leaving the cycles out changes the figure
+    assert s["mean_outlet_temp_c"] == pytest.approx(outside[0] / outside[1], abs=1e-9)
+
+
+def test_mean_outlet_is_the_whole_run_without_cycles(flagship_week) -> None:
+    """Without required cycles nothing is left out: the mean is the whole week's (the trace keeps every 2nd
+    step here, so they agree to a few hundredths of a kelvin)."""
+    s = flagship_week.summary
+    assert s["mean_outlet_temp_c"] == pytest.approx(float(np.nanmean(flagship_week.trace.columns["outlet_c"])),
+                                                    abs=0.05)
+    assert 60.0 <= s["mean_outlet_temp_c"] < 70.0
