@@ -354,7 +354,7 @@ class MpcConfig(_Strict):
         8.0, ge=0, le=20, description="Extra gas setpoint when the pre-heat volume is as cold as the mains."
     )
     cold_offpeak_share: float = Field(
-        1.0, ge=0, le=1, description="Share of the cold boost kept outside forecast peaks and a short hot reserve "
+        0.25, ge=0, le=1, description="Share of the cold boost kept outside forecast peaks and a short hot reserve "
         "(the burner lifts off-peak draws in real time; the zone's excess bridges peaks).",
     )
     peak_factor: float = Field(1.5, ge=1, le=10, description="A peak hour draws this many times the mean hour.")
@@ -394,7 +394,11 @@ class MpcConfig(_Strict):
         "stays `outlet_trim_guard_k` above the setpoint (0: off).",
     )
     outlet_trim_guard_k: float = Field(
-        3.0, ge=0.5, le=20, description="A day's coldest outlet this far above the setpoint lets the trim go lower.",
+        1.5, ge=0.5, le=20, description="A day's coldest outlet this far above the setpoint lets the trim go lower.",
+    )
+    outlet_trim_alarm_k: float = Field(
+        0.5, ge=0, le=10, description="An outlet this close to the setpoint takes the whole trim back at once "
+        "(0: only at the day's end).",
     )
 
 

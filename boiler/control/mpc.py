@@ -160,7 +160,7 @@ class MpcStrategy:
             model.miner_specs.items(), key=lambda kv: wake_order_key(*kv))]
         self.finishing = model.finish_target_c is not None
         self.trim = OutletTrim(cfg.control.setpoint_c, guard_k=self.c.outlet_trim_guard_k,
-                               max_k=self.c.outlet_trim_max_k)
+                               max_k=self.c.outlet_trim_max_k, alarm_k=self.c.outlet_trim_alarm_k)
         self.ambient_c = amb
 
     @property

@@ -4,8 +4,9 @@ The boiler's aquastat reads one sensor in its coil zone; the outlet is the top o
 sensor sits low in the zone (or the burner's minimum run overshoots a small zone), the outlet runs
 several kelvin above the aquastat: on `house-xl` the mean outlet was 68–69 °C with the aquastat at
 61 °C, every kelvin of it lost through the jacket and the loop. The trim lowers the aquastat while
-each day's coldest outlet stays clearly above the setpoint, a little each day, and gives it all back
-at once on a day that came close.
+each day's coldest outlet stays clearly above the setpoint, a little each day, and gives back what a
+day lacked at its end. Within a day, an outlet that falls within `alarm_k` of the setpoint takes the
+whole trim back at once: yesterday's room says nothing about this evening's peak.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ class OutletTrim:
     step_k: float = 0.5
     #: The trim never goes below −max_k.
     max_k: float = 4.0
+    #: An outlet this close to the setpoint (or closer) takes the whole trim back at once (0: only at day end).
+    alarm_k: float = 0.0
     trim_k: float = 0.0
     _day: int | None = None
     _day_min_c: float = math.inf
@@ -37,6 +40,8 @@ class OutletTrim:
             self._day, self._day_min_c = day, math.inf
         if outlet_c is not None:
             self._day_min_c = min(self._day_min_c, outlet_c)
+            if outlet_c < self.setpoint_c + self.alarm_k:
+                self.trim_k = 0.0
 
     def _close_day(self, coldest_c: float) -> None:
         room_k = coldest_c - (self.setpoint_c + self.guard_k)
