@@ -227,6 +227,14 @@ def _case_price(res: dict[str, dict]) -> float:
     return 0.0
 
 
+def _mean_outlet(r: dict) -> str:
+    """The run's time mean outlet outside commanded legionella cycles; rows written before the summary had it
+    show the trace's sample mean, marked *."""
+    if r.get("mean_outlet_temp_c") is not None:
+        return _fmt(r["mean_outlet_temp_c"], ".1f")
+    return _fmt(r.get("mean_outlet_c"), ".1f") + ("*" if r.get("mean_outlet_c") is not None else "")
+
+
 def _width(upper: float | None, bound: float | None) -> str:
     return f"{(upper - bound) / abs(upper) * 100:.1f} %" if upper is not None and bound is not None else "–"
 
@@ -290,7 +298,7 @@ def report() -> str:
                 dec.get("rule", 0) / max(sum(dec.values()), 1) * 100 if dec else None)
             out.append(
                 f"| {case} | {strat} | {_fmt(r['dhw_volume_below_setpoint_l'], ',.0f')} "
-                f"| {_fmt(r.get('mean_outlet_c'), '.1f')} | {_fmt(100 * r['miner_heat_share'], '.0f')} % "
+                f"| {_mean_outlet(r)} | {_fmt(100 * r['miner_heat_share'], '.0f')} % "
                 f"| {_fmt(r['gas_fuel_kwh'], ',.0f')} | {_fmt(r['net_cost_eur'], ',.2f')} | {_fmt(sc, ',.2f')} "
                 f"| {_fmt(vs_c, '+.1f') + ' %' if vs_c is not None else '–'} "
                 f"| {_fmt(vs_f, '+.1f') + ' %' if vs_f is not None else '–'} "

@@ -351,7 +351,7 @@ class MpcConfig(_Strict):
     )
     peak_boost_k: float = Field(1.0, ge=0, le=10, description="Extra gas setpoint before a forecast peak hour.")
     cold_boost_k: float = Field(
-        8.0, ge=0, le=20, description="Extra gas setpoint when the pre-heat volume is as cold as the mains."
+        7.0, ge=0, le=20, description="Extra gas setpoint when the pre-heat volume is as cold as the mains."
     )
     cold_offpeak_share: float = Field(
         0.25, ge=0, le=1, description="Share of the cold boost kept outside forecast peaks and a short hot reserve "
