@@ -69,7 +69,8 @@ CASES: dict[str, tuple[str, date, float]] = {
 }
 
 
-_KEEP = ("dhw_volume_below_setpoint_l", "min_outlet_temp_c", "mean_outlet_temp_c", "miner_heat_share", "gas_fuel_kwh", "net_cost_eur",
+_KEEP = ("dhw_volume_below_setpoint_l", "min_outlet_temp_c", "mean_outlet_temp_c", "miner_heat_share", "gas_fuel_kwh",
+         "net_cost_eur",
          "electricity_cost_eur", "mining_revenue_eur", "gas_cost_eur", "heat_dumped_kwh", "heat_from_gas_kwh",
          "stored_energy_change_kwh", "power_limit_changes", "gas_starts", "wall_seconds", "decided_by",
          "strategy_share", "end_price_eur_per_kwh")

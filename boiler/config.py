@@ -362,7 +362,7 @@ class MpcConfig(_Strict):
         1000.0, ge=0, le=1_000_000, description="Move the fleet target only by at least this much."
     )
     stratification_k: float = Field(
-        8.0, ge=0, le=30, description="The plan takes the store's base this far below its pre-heat mean."
+        5.0, ge=0, le=30, description="The plan takes the store's base this far below its pre-heat mean."
     )
     forecast_days: int = Field(28, ge=1, le=365, description="History the draw forecast keeps (days).")
     learn_h: float = Field(
@@ -370,10 +370,10 @@ class MpcConfig(_Strict):
     )
     co2_eur_per_kg: float = Field(0.0, ge=0, le=10, description="CO₂ price added to the plan's objective.")
     change_eur_per_kw: float = Field(
-        0.05, ge=0, le=10, description="Plan cost of each kW the fleet's power moves between slots (steady power)."
+        0.03, ge=0, le=10, description="Plan cost of each kW the fleet's power moves between slots (steady power)."
     )
     smooth_h: float = Field(
-        6.0, ge=0, le=48, description="Follow the plan's mean fleet power over this many hours ahead (0: its slot)."
+        1.5, ge=0, le=48, description="Follow the plan's mean fleet power over this many hours ahead (0: its slot)."
     )
     sized_boost: bool = Field(
         False, description="Gas boost sized to the next hour's largest forecast draw (else peak/cold/reserve boosts)."
@@ -386,7 +386,7 @@ class MpcConfig(_Strict):
         "aquastat's margin in place of `gas_margin_k`, and no cold boost (a cold base is normal there).",
     )
     snap_share: float = Field(
-        0.8, ge=0, le=1, description="A fleet power at least this share of what one more miner needs at its "
+        0.5, ge=0, le=1, description="A fleet power at least this share of what one more miner needs at its "
         "minimum is raised to it (1: never).",
     )
     outlet_trim_max_k: float = Field(
@@ -394,7 +394,7 @@ class MpcConfig(_Strict):
         "stays `outlet_trim_guard_k` above the setpoint (0: off).",
     )
     outlet_trim_guard_k: float = Field(
-        1.5, ge=0.5, le=20, description="A day's coldest outlet this far above the setpoint lets the trim go lower.",
+        2.0, ge=0.5, le=20, description="A day's coldest outlet this far above the setpoint lets the trim go lower.",
     )
     outlet_trim_alarm_k: float = Field(
         0.5, ge=0, le=10, description="An outlet this close to the setpoint takes the whole trim back at once "

@@ -464,7 +464,8 @@ def _summary(cfg: PlantConfig, lp: StoreLp, plan: StorePlan, si: StepInputs, rx:
     return build_summary(
         totals, scenario=scenario, strategy="optimum", days=days, start=start, seed=seed, step_s=si.step_s,
         hygiene=hygiene, stored_energy_change_kwh=stored, min_outlet_c=rx.setpoint_c,  # the bound's constraint
-        min_loop_return_c=None, mean_outlet_c=None, power_limit_changes=None, gas_starts=None, decided_by={}, warnings=[],
+        min_loop_return_c=None, mean_outlet_c=None, power_limit_changes=None, gas_starts=None, decided_by={},
+        warnings=[],
         wall_seconds=wall_s, extra={"slot_s": float(np.mean(lp.hours) * 3600.0), "miner_ceiling_c": rx.theta_c,
                                     END_PRICE_KEY: plan.end_price_eur_per_kwh},
     )

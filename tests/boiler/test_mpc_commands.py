@@ -32,10 +32,18 @@ def _mpc(scenario: str, **knobs: float) -> tuple[MpcStrategy, Observation]:
     (7_000.0, 7_000.0),  # both already run
 ])
 def test_a_power_just_short_of_one_more_miner_takes_that_miner(power_w: float, snapped_w: float) -> None:
-    mpc, _ = _mpc("residence-48")
+    mpc, _ = _mpc("residence-48", snap_share=0.8)
     assert mpc._snap_to_more_miners(power_w) == snapped_w
     never, _ = _mpc("residence-48", snap_share=1.0)
     assert never._snap_to_more_miners(power_w) == power_w
+
+
+@pytest.mark.parametrize(("power_w", "snapped_w"), [(2_600.0, 5_000.0), (2_400.0, 2_500.0), (1_200.0, 1_200.0)])
+def test_the_default_share_takes_one_more_miner_from_half_its_need(power_w: float, snapped_w: float) -> None:
+    """At the default (0.5) a fleet power half-way to two miners' minimums runs both at their minimum."""
+    mpc, _ = _mpc("residence-48")
+    assert mpc.c.snap_share == 0.5
+    assert mpc._snap_to_more_miners(power_w) == snapped_w
 
 
 def test_a_lower_aquastat_holds_only_while_the_pre_heat_water_is_warm(monkeypatch: pytest.MonkeyPatch) -> None:
