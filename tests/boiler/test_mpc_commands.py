@@ -87,3 +87,24 @@ def test_miners_that_finish_the_water_keep_a_lower_backup_and_no_cold_boost(monk
     assert mpc._gas_margin_k(obs) == 0.0  # neither the lower margin nor a boost over a cold base
     plain, _ = _mpc("residence-48")
     assert not plain.finishing
+
+
+def test_the_cold_boost_is_kept_whole_only_for_peaks_and_a_short_reserve(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Off-peak flows the burner lifts as they come: over a store at the mains only `cold_offpeak_share` of the
+    cold boost stays; before a forecast peak or with a short hot reserve the whole boost (and the peak boost)."""
+    mpc, obs = _mpc("residence-48", cold_boost_k=8.0, cold_offpeak_share=0.25, peak_boost_k=1.0)
+    monkeypatch.setattr(mpc, "_cold_share", lambda _obs: 1.0)
+    assert mpc._gas_margin_k(obs, mining=False, peak=True) == pytest.approx(8.0)
+    assert mpc._gas_margin_k(obs, mining=False, peak=False) == pytest.approx(2.0)
+    # Through decide: the aquastat the plan's tick commands with a peak ahead, a short reserve, neither.
+    monkeypatch.setattr(mpc, "forecast_ready", lambda: True)
+    monkeypatch.setattr(mpc, "_planned", lambda _now: (0.0, False))
+    mpc._next_replan_s = float("inf")
+    base_c = mpc.c_setpoint + mpc.gas_hysteresis_k
+    seen = {}
+    for peak, short in ((True, False), (False, True), (False, False)):
+        monkeypatch.setattr(mpc, "_peak_ahead", lambda _now, _obs, p=peak: p)
+        monkeypatch.setattr(mpc, "_reserve_short", lambda _now, _obs, s=short: s)
+        seen[(peak, short)] = mpc.decide(obs.now_s, obs).gas_setpoint_c - base_c
+    assert seen == {(True, False): pytest.approx(9.0), (False, True): pytest.approx(9.0),
+                    (False, False): pytest.approx(2.0)}

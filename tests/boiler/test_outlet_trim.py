@@ -59,3 +59,25 @@ def test_mpc_on_a_house_whose_outlet_runs_hot_lowers_it_and_still_holds_60() -> 
     mean = {k: float(np.nanmean(r.trace.columns["outlet_c"])) for k, r in (("on", with_trim), ("off", without))}
     assert mean["on"] < mean["off"] - 1.0
     assert with_trim.summary["gas_fuel_kwh"] < without.summary["gas_fuel_kwh"]
+
+
+def test_an_outlet_near_the_setpoint_takes_the_trim_back_within_the_day() -> None:
+    """Yesterday's room says nothing about this evening's peak: within `alarm_k` of the setpoint the whole
+    trim goes at once, without waiting for the day's end; above it, nothing moves until the day closes."""
+    trim = OutletTrim(60.0, guard_k=2.0, step_k=0.5, max_k=4.0, alarm_k=0.5)
+    for day in range(6):
+        trim.observe(day, 66.0)
+    assert trim.trim_k == -2.5
+    trim.observe(6, 60.8)  # closes day 5 (room: −0.5); close, but not within the alarm: the day's end will tell
+    assert trim.trim_k == -3.0
+    trim.observe(6, 60.4)
+    assert trim.trim_k == 0.0
+    trim.observe(7, 66.0)  # the day that came close gives nothing back above zero
+    assert trim.trim_k == 0.0
+    off = OutletTrim(60.0, guard_k=2.0, step_k=0.5, alarm_k=0.0)
+    for day in range(3):
+        off.observe(day, 66.0)
+    off.observe(3, 60.1)
+    assert off.trim_k == -1.5  # without the alarm it waits for the day's end
+    off.observe(4, 66.0)
+    assert off.trim_k == 0.0

@@ -5,8 +5,11 @@ miners reached through unmodified pyasic) and `simulate` run the same config, st
 the service ticking at the simulator's control period. Both run the one control loop, so their
 hourly ledgers must agree: within 1 % for the heat from the miners and from gas, hour by hour in
 running totals. Over MQTT the service books what meters measure (heat meter volumes × the outlet's
-lift for the draws), so the learned forecast, and with it the plan, may differ slightly: 1 % allows
-for that, not for a strategy that never plans.
+lift for the draws), so `mpc`'s learned forecast, and with it the plan, may differ slightly: with its
+plan followed over 1.5 h (`smooth_h`) the gas totals drifted up to 2.3 % apart, so `mpc` gets 3 %. That
+allows for the meters, not for another controller: on this case `rule` against `mpc` differs by up to
+44 % (miners) and 32 % (gas) in running totals, and `mpc` with its previous knobs (smooth_h 6,
+stratification_k 8) by 25 % and 11 %.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ pytestmark = pytest.mark.slow
 DAYS = 2
 START = date(2026, 1, 5)
 SEED = 3
+#: Running totals may differ this much (share); `mpc` plans on a forecast learned from the meters.
+RTOL = {"mpc": 0.03}
 SPEED = 4000.0  # 60 ms of wall time per 240 s tick; the clock is virtual, so a slower tick changes nothing
 
 
@@ -74,11 +79,12 @@ async def test_the_service_runs_the_controller_simulate_measures(
     assert share >= 0.95, (strategy, summary["decided_by"])
     assert summary["decided_by"].get(strategy, 0) >= 0.95 * summary["ticks"] - 20
     assert summary["warnings"] == []
-    # -- the hourly ledger: running totals within 1 % ---------------------------------------------------
+    # -- the hourly ledger: running totals within 1 % (3 % for mpc) ---------------------------------------------------
     sim_rows = [r for r in sim.ledger if r.end_s <= max(r.end_s for r in service_rows)]
     assert [r.start_s for r in sorted(service_rows, key=lambda r: r.start_s)] == [r.start_s for r in sim_rows]
     assert len(sim_rows) >= DAYS * 24 - 1
     for key in ("heat_from_miners_kwh", "heat_from_gas_kwh"):
         svc, ref = _running(service_rows, key), _running(sim_rows, key)
         assert ref[-1] > 10.0, key  # both sources really work in this winter case
-        np.testing.assert_allclose(svc, ref, rtol=0.01, atol=0.01 * ref[-1] / len(ref), err_msg=key)
+        rtol = RTOL.get(strategy, 0.01)
+        np.testing.assert_allclose(svc, ref, rtol=rtol, atol=rtol * ref[-1] / len(ref), err_msg=key)
