@@ -13,6 +13,7 @@ per week and seed, then the mean of mpc's cost against the fixed setting's over 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date
@@ -25,6 +26,7 @@ import numpy as np  # noqa: E402
 
 from boiler import scenarios  # noqa: E402
 from boiler.simulation import run_simulation  # noqa: E402
+from boiler.simulation.optimum import scored_cost_eur  # noqa: E402
 from boiler.simulation.search import Schedule, run_schedule  # noqa: E402
 
 #: week → (start, end-state price EUR/kWh from the brackets table, the seed-1 best fixed setting W, °C)
@@ -34,13 +36,20 @@ WEEKS: dict[str, tuple[date, float, float, float]] = {
 }
 
 
+def fixed_scored_eur(week: str, seed: int) -> float:
+    """The week's seed-1 best fixed setting on `seed`, scored; inf if it broke 60 °C."""
+    start, price, power_w, gas_c = WEEKS[week]
+    run = run_schedule(scenarios.load("residence-48"), 7, start, seed, Schedule.fixed(power_w, gas_c), price)
+    return run.scored_eur
+
+
 def _one(week: str, seed: int) -> tuple[str, int, float | None, float, float]:
     """(week, seed, fixed scored EUR or None if it broke 60 °C, mpc scored EUR, mpc litres below 60 °C)."""
-    start, price, power_w, gas_c = WEEKS[week]
-    fixed = run_schedule(scenarios.load("residence-48"), 7, start, seed, Schedule.fixed(power_w, gas_c), price)
+    start, price, _, _ = WEEKS[week]
+    fixed = fixed_scored_eur(week, seed)
     s = run_simulation(scenarios.load("residence-48"), 7, start, seed=seed, strategy="mpc", trace_points=50).summary
-    mpc = s["net_cost_eur"] - price * s["stored_energy_change_kwh"]
-    return week, seed, fixed.scored_eur if fixed.ok else None, mpc, s["dhw_volume_below_setpoint_l"]
+    return (week, seed, fixed if math.isfinite(fixed) else None, scored_cost_eur(s, price),
+            s["dhw_volume_below_setpoint_l"])
 
 
 def main() -> None:
@@ -48,6 +57,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=6)
     ap.add_argument("--jobs", type=int, default=2)
     a = ap.parse_args()
+    if a.seeds < 1 or a.jobs < 1:
+        ap.error("--seeds and --jobs must be at least 1")
     jobs = [(w, seed) for w in WEEKS for seed in range(1, a.seeds + 1)]
     with ProcessPoolExecutor(max_workers=a.jobs) as pool:
         rows = list(pool.map(_one, *zip(*jobs, strict=True)))

@@ -25,12 +25,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
 
 import numpy as np  # noqa: E402
-from bench_seeds import WEEKS  # noqa: E402
+from bench_seeds import WEEKS, fixed_scored_eur  # noqa: E402
 
 from boiler import scenarios  # noqa: E402
 from boiler.config import PlantConfig  # noqa: E402
 from boiler.simulation import run_simulation  # noqa: E402
-from boiler.simulation.search import Schedule, run_schedule  # noqa: E402
+from boiler.simulation.optimum import scored_cost_eur  # noqa: E402
 
 SPACES: dict[str, dict[str, list[float]]] = {
     "wide": {"smooth_h": [2, 3, 4, 6, 9], "change_eur_per_kw": [0.03, 0.05, 0.08, 0.12],
@@ -42,12 +42,6 @@ SPACES: dict[str, dict[str, list[float]]] = {
                "peak_boost_k": [0.5, 1], "snap_share": [0.5, 0.6, 0.7], "gas_margin_k": [-0.5, 0],
                "horizon_h": [36, 48]},
 }
-
-
-def _fixed(week: str, seed: int) -> float:
-    start, price, power_w, gas_c = WEEKS[week]
-    run = run_schedule(scenarios.load("residence-48"), 7, start, seed, Schedule.fixed(power_w, gas_c), price)
-    return run.scored_eur
 
 
 def _score(args: tuple[dict[str, float], list[int], dict[tuple[str, int], float]]) -> dict[str, object]:
@@ -62,7 +56,7 @@ def _score(args: tuple[dict[str, float], list[int], dict[tuple[str, int], float]
             s = run_simulation(cfg.model_copy(deep=True), 7, start, seed=seed, strategy="mpc", trace_points=20).summary
             below += s["dhw_volume_below_setpoint_l"]
             if math.isfinite(fixed[(week, seed)]):
-                rel[week].append((s["net_cost_eur"] - price * s["stored_energy_change_kwh"]) / fixed[(week, seed)] - 1)
+                rel[week].append(scored_cost_eur(s, price) / fixed[(week, seed)] - 1)
     means = {w: round(float(np.mean(r)) * 100, 2) for w, r in rel.items()}
     return {"knobs": knobs, **means, "mean": round(float(np.mean(list(means.values()))), 2), "below_l": below,
             "seeds_scored": {w: len(r) for w, r in rel.items()}}
@@ -77,10 +71,14 @@ def main() -> None:
     ap.add_argument("--check", type=Path, help="score the configurations of this JSON-lines file instead")
     ap.add_argument("--jobs", type=int, default=2)
     a = ap.parse_args()
+    if not 1 <= a.seeds[0] <= a.seeds[1] or a.configs < 1 or a.jobs < 1:
+        ap.error("--seeds FIRST LAST needs 1 <= FIRST <= LAST; --configs and --jobs at least 1")
+    if a.check is not None and not a.check.is_file():
+        ap.error(f"--check {a.check}: no such file")
     seeds = list(range(a.seeds[0], a.seeds[1] + 1))
     pairs = [(w, s) for w in WEEKS for s in seeds]
     with ProcessPoolExecutor(max_workers=a.jobs) as pool:
-        fixed = dict(zip(pairs, pool.map(_fixed, *zip(*pairs, strict=True)), strict=True))
+        fixed = dict(zip(pairs, pool.map(fixed_scored_eur, *zip(*pairs, strict=True)), strict=True))
         if a.check is not None:
             configs = [json.loads(line)["knobs"] for line in a.check.read_text().splitlines() if line.strip()]
         else:

@@ -25,8 +25,9 @@ from typing import Any
 from boiler.baseline import GasBaseline
 from boiler.config import PlantConfig
 from boiler.control.controller import Controller
-from boiler.control.overrides import Overrides
+from boiler.control.overrides import LEGIONELLA_MODE_REASON, Overrides
 from boiler.control.plant_model import PlantModel
+from boiler.control.safety import LEGIONELLA_CYCLE_REASON
 from boiler.control.strategies import Strategy
 from boiler.control.types import Commands, Decision, MinerReading, Observation
 from boiler.hygiene import ComplianceEvent, HygieneChecker
@@ -42,7 +43,7 @@ DEFAULT_COLD_WATER_C = 12.0
 #: Below this share of its ticks decided by the configured strategy, a run says so.
 STRATEGY_SHARE_WARN = 0.95
 #: Reasons of a commanded disinfection cycle: the safety layer's daily duty, the operator's override.
-CYCLE_REASONS = frozenset({"legionella_cycle", "mode_legionella"})
+CYCLE_REASONS = frozenset({LEGIONELLA_CYCLE_REASON, LEGIONELLA_MODE_REASON})
 
 
 def _is_cycle(reason: str) -> bool:

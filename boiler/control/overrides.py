@@ -14,6 +14,8 @@ from boiler.control.strategies import Strategy
 from boiler.control.types import Decision, Observation
 
 Mode = Literal["auto", "manual", "off", "legionella"]
+#: The reason of an operator-commanded disinfection cycle (the loop leaves these ticks out of the mean outlet).
+LEGIONELLA_MODE_REASON = "mode_legionella"
 
 
 @dataclass
@@ -73,7 +75,7 @@ class OverrideLayer:
         if o.mode == "legionella":
             return Decision(miner_power_w=0.0, charge_pump=False, gas_enable=True,
                             gas_setpoint_c=self.legionella_setpoint_c, destratify=True,
-                            reason="mode_legionella", decided_by="override")
+                            reason=LEGIONELLA_MODE_REASON, decided_by="override")
         d = self.strategy.decide(now_s, obs)
         tags = []
         if o.outlet_setpoint_c is not None:

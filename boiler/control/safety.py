@@ -22,6 +22,9 @@ from boiler.control.strategies import Strategy
 from boiler.control.types import Decision, Observation
 from boiler.schedule import in_window, minute_of
 
+#: The reason of the daily disinfection duty (the loop leaves these ticks out of the mean outlet).
+LEGIONELLA_CYCLE_REASON = "legionella_cycle"
+
 
 class SafetyLayer:
     def __init__(self, strategy: Strategy, model: PlantModel, control: ControlConfig,
@@ -92,7 +95,7 @@ class SafetyLayer:
                     gas_enable=True,
                     gas_setpoint_c=self.c.legionella_target_c + self.gas_hysteresis_k,
                     destratify=True,
-                    reason="legionella_cycle",
+                    reason=LEGIONELLA_CYCLE_REASON,
                     decided_by="safety",
                 )
         return decision
