@@ -396,6 +396,13 @@ class MpcConfig(_Strict):
     outlet_trim_guard_k: float = Field(
         2.0, ge=0.5, le=20, description="A day's coldest outlet this far above the setpoint lets the trim go lower.",
     )
+    reserve_trim_k: float = Field(
+        4.0, ge=0, le=20, description="Lower the gas aquastat by this much while the finishing tank holds "
+        "`reserve_ample_cover` times the next hour's forecast draw above the setpoint (0: off).",
+    )
+    reserve_ample_cover: float = Field(
+        3.0, ge=1, le=20, description="Hot reserve, in next hours' draws, that lets `reserve_trim_k` act.",
+    )
     outlet_trim_alarm_k: float = Field(
         0.5, ge=0, le=10, description="An outlet this close to the setpoint takes the whole trim back at once "
         "(0: only at the day's end).",

@@ -405,10 +405,13 @@ class MpcStrategy:
             return charging_decision(self.m, obs, target, gas_sp, dump, reasons)
         peak = self._peak_ahead(now_s, obs)
         short = not peak and self._reserve_short(now_s, obs)
-        gas_sp += self._gas_margin_k(obs, mining=target > 0, peak=peak or short)
+        ample = not (peak or short) and self.c.reserve_trim_k > 0 and self._reserve_ample(now_s, obs)
+        gas_sp += self._gas_margin_k(obs, mining=target > 0, peak=peak or short, ample=ample)
         if peak or short:
             gas_sp += self.c.peak_boost_k
             reasons.append("peak" if peak else "reserve_low")
+        elif ample:
+            reasons.append("reserve_ample")
         return charging_decision(self.m, obs, target, gas_sp, dump, reasons)
 
     def _fleet_target(self, power_w: float, absorbable_w: float, dump: bool) -> float:
@@ -476,7 +479,7 @@ class MpcStrategy:
         half = (self.theta_c + cold) / 2.0
         return min(1.0, max(0.0, (half - t_pre) / max(half - cold, 1.0)))
 
-    def _gas_margin_k(self, obs: Observation, mining: bool = True, peak: bool = True) -> float:
+    def _gas_margin_k(self, obs: Observation, mining: bool = True, peak: bool = True, ample: bool = False) -> float:
         """The aquastat above setpoint + hysteresis, before peak boosts: `gas_margin_k`, plus up to
         `cold_boost_k` as the pre-heat volume gets colder (miners idle or outrun: the water rising into the
         gas zone during a peak then needs more lift than the boiler's full power gives, and the zone's own
@@ -493,16 +496,30 @@ class MpcStrategy:
         lower_k = min(margin_k, 0.0) + self.trim.trim_k  # the outlet trim is a lower aquastat too
         if not mining:  # the miners are not charging: nothing refills the pre-heat volume during a peak
             lower_k = 0.0
+        # An ample hot reserve bridges the next hour whoever refills the pre-heat volume.
+        lower_k -= self.c.reserve_trim_k if ample else 0.0
         return max(margin_k, 0.0) + lower_k * (1.0 - share) + boost_k * share
+
+    def _reserve_cover(self, now_s: float, obs: Observation) -> float:
+        """The finishing tank's water at the setpoint over what the next hour should draw (with the draw
+        margin): below 1 the reserve is short. 0 without an estimate; inf when nothing is expected."""
+        ready = self.m.estimate(self.m.finishing_tank, obs.sensors_c, obs.cold_water_c)
+        if ready is None:
+            return 0.0
+        need_kwh = self.expected_draw_kwh(now_s, obs, 0.0, 3600.0)
+        need_l = need_kwh * J_PER_KWH / (HEAT_CAPACITY_J_PER_L_K * max(self.c_setpoint - obs.cold_water_c, 1.0))
+        need_l *= 1.0 + self.c.draw_margin
+        return ready.usable_volume_l / need_l if need_l > 0 else math.inf
 
     def _reserve_short(self, now_s: float, obs: Observation) -> bool:
         """Does the finishing tank hold less water at the setpoint than the next hour should draw?"""
-        ready = self.m.estimate(self.m.finishing_tank, obs.sensors_c, obs.cold_water_c)
-        if ready is None:
-            return True
-        need_kwh = self.expected_draw_kwh(now_s, obs, 0.0, 3600.0)
-        need_l = need_kwh * J_PER_KWH / (HEAT_CAPACITY_J_PER_L_K * max(self.c_setpoint - obs.cold_water_c, 1.0))
-        return ready.usable_volume_l < need_l * (1.0 + self.c.draw_margin)
+        return self._reserve_cover(now_s, obs) < 1.0
+
+    def _reserve_ample(self, now_s: float, obs: Observation) -> bool:
+        """Is the outlet clear of the trim's guard, with `reserve_ample_cover` times the next hour's draw hot?"""
+        if obs.outlet_c is None or obs.outlet_c < self.c_setpoint + self.c.outlet_trim_guard_k:
+            return False
+        return self._reserve_cover(now_s, obs) >= self.c.reserve_ample_cover
 
     def _peak_ahead(self, now_s: float, obs: Observation) -> bool:
         """Does the forecast expect the next hour to draw clearly more than an average hour?"""

@@ -10,7 +10,7 @@ import pytest
 from boiler import scenarios
 from boiler.control.mpc import MpcStrategy
 from boiler.control.types import Observation
-from boiler.simulation import Simulation
+from boiler.simulation import Simulation, run_simulation
 
 
 def _mpc(scenario: str, **knobs: float) -> tuple[MpcStrategy, Observation]:
@@ -108,3 +108,77 @@ def test_the_cold_boost_is_kept_whole_only_for_peaks_and_a_short_reserve(monkeyp
         seen[(peak, short)] = mpc.decide(obs.now_s, obs).gas_setpoint_c - base_c
     assert seen == {(True, False): pytest.approx(9.0), (False, True): pytest.approx(9.0),
                     (False, False): pytest.approx(2.0)}
+
+
+def test_an_ample_hot_reserve_lowers_the_aquastat_over_a_warm_pre_heat_volume(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With `reserve_ample_cover` hours' worth of the next hour's draw hot, the aquastat sits `reserve_trim_k`
+    lower (a burner fired from the foot of a hot zone only stacks heat at the outlet); the cut fades as the
+    pre-heat volume cools, like the other lower aquastats, and holds whether or not the miners charge."""
+    mpc, obs = _mpc("house-xl", reserve_trim_k=4.0, gas_margin_k=0.0, cold_boost_k=8.0, cold_offpeak_share=0.25)
+    mpc.trim.trim_k = 0.0
+    seen = {}
+    for share in (0.0, 0.5, 1.0):
+        monkeypatch.setattr(mpc, "_cold_share", lambda _obs, s=share: s)
+        seen[share] = (mpc._gas_margin_k(obs, peak=False, ample=True), mpc._gas_margin_k(obs, peak=False))
+    assert seen == {0.0: (pytest.approx(-4.0), 0.0), 0.5: (pytest.approx(-2.0 + 1.0), pytest.approx(1.0)),
+                    1.0: (pytest.approx(2.0), pytest.approx(2.0))}
+    monkeypatch.setattr(mpc, "_cold_share", lambda _obs: 0.0)
+    assert mpc._gas_margin_k(obs, mining=False, peak=False, ample=True) == pytest.approx(-4.0)
+
+
+def test_the_reserve_is_ample_only_with_the_outlet_clear_and_hours_of_draw_hot(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    mpc, obs = _mpc("house-xl", reserve_ample_cover=3.0, outlet_trim_guard_k=2.0)
+    hot = replace(obs, sensors_c={k: 70.0 for k in obs.sensors_c}, outlet_c=70.0)
+    monkeypatch.setattr(mpc, "expected_draw_kwh", lambda _now, _obs, _ahead, _span: 1.0)
+    cover = mpc._reserve_cover(obs.now_s, hot)
+    assert cover > 3.0  # 300 L at 70 °C against one hour's 1 kWh
+    assert mpc._reserve_ample(obs.now_s, hot)
+    assert not mpc._reserve_ample(obs.now_s, replace(hot, outlet_c=61.9))  # within the trim's guard
+    # Twice the draw halves the cover; enough draw makes the reserve short, never ample.
+    monkeypatch.setattr(mpc, "expected_draw_kwh", lambda _now, _obs, _ahead, _span: 2.0)
+    assert mpc._reserve_cover(obs.now_s, hot) == pytest.approx(cover / 2.0)
+    big_kwh = 1.1 * cover
+    monkeypatch.setattr(mpc, "expected_draw_kwh", lambda _now, _obs, _ahead, _span: big_kwh)
+    assert mpc._reserve_short(obs.now_s, hot) and not mpc._reserve_ample(obs.now_s, hot)
+    # No draw expected: ample; no readable sensor: short.
+    monkeypatch.setattr(mpc, "expected_draw_kwh", lambda _now, _obs, _ahead, _span: 0.0)
+    assert mpc._reserve_ample(obs.now_s, hot)
+    blind = replace(hot, sensors_c={k: None for k in obs.sensors_c})
+    assert mpc._reserve_short(obs.now_s, blind) and not mpc._reserve_ample(obs.now_s, blind)
+
+
+def test_decide_lowers_the_aquastat_for_an_ample_reserve_but_never_before_a_peak(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    mpc, obs = _mpc("house-xl", reserve_trim_k=4.0, reserve_ample_cover=3.0, gas_margin_k=0.0, peak_boost_k=1.0)
+    mpc.trim.trim_k = 0.0
+    monkeypatch.setattr(mpc, "_cold_share", lambda _obs: 0.0)
+    monkeypatch.setattr(mpc, "forecast_ready", lambda: True)
+    monkeypatch.setattr(mpc, "_planned", lambda _now: (1_500.0, False))
+    mpc._next_replan_s = float("inf")
+    hot = replace(obs, outlet_c=70.0)
+    base_c = mpc.c_setpoint + mpc.gas_hysteresis_k
+    seen = {}
+    for peak, cover in ((False, 5.0), (False, 2.0), (True, 5.0)):
+        monkeypatch.setattr(mpc, "_peak_ahead", lambda _now, _obs, p=peak: p)
+        monkeypatch.setattr(mpc, "_reserve_cover", lambda _now, _obs, c=cover: c)
+        d = mpc.decide(obs.now_s, hot)
+        seen[(peak, cover)] = (d.gas_setpoint_c - base_c, "reserve_ample" in d.reason)
+    assert seen == {(False, 5.0): (pytest.approx(-4.0), True), (False, 2.0): (0.0, False),
+                    (True, 5.0): (pytest.approx(1.0), False)}
+
+
+def test_on_a_one_miner_house_the_reserve_trim_cools_the_outlet_and_holds_60_c() -> None:
+    """house-xl: a 24 kW burner fired from the foot of a 300 L tank's hot zone stacks each firing's heat at
+    the outlet. Over two weeks the reserve trim keeps every litre at 60 °C or more and lowers the mean
+    outlet by at least 0.5 K against the same controller without it."""
+    def run(trim_k: float) -> dict:
+        cfg = scenarios.load("house-xl")
+        cfg.control.mpc = cfg.control.mpc.model_copy(update={"reserve_trim_k": trim_k})
+        return run_simulation(cfg, 14, date(2026, 1, 5), strategy="mpc").summary
+
+    with_trim, without = run(4.0), run(0.0)
+    assert with_trim["dhw_volume_below_setpoint_l"] == 0.0
+    assert without["dhw_volume_below_setpoint_l"] == 0.0
+    assert with_trim["mean_outlet_temp_c"] <= without["mean_outlet_temp_c"] - 0.5
