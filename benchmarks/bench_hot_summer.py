@@ -24,6 +24,7 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from _hot_plot import store_and_inlet  # noqa: E402
 
 from boiler import scenarios  # noqa: E402
 from boiler.simulation.runner import Simulation  # noqa: E402
@@ -65,20 +66,9 @@ def main() -> None:
     t = data[:, 0]
     n = len(sensors)
     fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=(12, 9), sharex=True)
-    for i, k in enumerate(sensors):
-        ax1.plot(t, data[:, 1 + i], lw=0.8, label=k)
-    ax1.plot(t, data[:, 1 + n], "k", lw=0.8, label="outlet")
-    ax1.plot(t, data[:, 2 + n], "c--", lw=0.7, label="loop return")
-    ax1.axhline(cfg.control.setpoint_c, color="r", lw=0.8, ls=":", label="setpoint")
-    ax1.set_ylabel("°C")
-    ax1.legend(ncol=4, fontsize=7, loc="lower left")
+    store_and_inlet(ax1, ax2, data, sensors, cfg.control.setpoint_c, model)
     ax1.set_title(f"residence-48-hot, summer week, {a.strategy}, charging flow controlled: gas "
                   f"{s['gas_fuel_kwh']:.0f} kWh, {s['dhw_volume_below_setpoint_l']:.0f} L below 60 °C")
-    ax2.plot(t, data[:, 3 + n], lw=0.8, label="miners' coolant inlet")
-    ax2.axhline(model.inlet_throttle_c, color="orange", lw=0.8, ls=":", label="throttle starts")
-    ax2.axhline(model.inlet_max_c, color="r", lw=0.8, ls=":", label="miners stop")
-    ax2.set_ylabel("°C")
-    ax2.legend(fontsize=7, loc="lower left")
     ax3.plot(t, data[:, 4 + n], lw=0.8, label="fleet target, kW")
     ax3.plot(t, data[:, 5 + n], lw=0.8, label="gas burner, kW")
     ax3.plot(t, data[:, 6 + n], lw=0.6, label="charging flow, L/min")
