@@ -112,7 +112,7 @@ def test_the_cold_boost_is_kept_whole_only_for_peaks_and_a_short_reserve(monkeyp
 
 def test_an_ample_hot_reserve_lowers_the_aquastat_over_a_warm_pre_heat_volume(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """With `reserve_ample_cover` hours' worth of the next hour's draw hot, the aquastat sits `reserve_trim_k`
+    """With `reserve_ample_cover` times the next hour's draw hot, the aquastat sits `reserve_trim_k`
     lower (a burner fired from the foot of a hot zone only stacks heat at the outlet); the cut fades as the
     pre-heat volume cools, like the other lower aquastats, and holds whether or not the miners charge."""
     mpc, obs = _mpc("house-xl", reserve_trim_k=4.0, gas_margin_k=0.0, cold_boost_k=8.0, cold_offpeak_share=0.25)
