@@ -287,6 +287,11 @@ class RuleStrategyConfig(_Strict):
         description="Hot water (L, ≥ setpoint) the finishing tank should hold; below it gas boosts.",
     )
     power_step_w: float = Field(250.0, gt=0, le=100_000, description="Fleet power targets are rounded to this step.")
+    finish_hold_full: bool = Field(
+        True, description="Miners that finish the water hold full power and let their firmware throttle as the "
+        "store fills (the safety layer leaves their throttle band to the firmware); false: charge in long runs and "
+        "sleep once the store is full (the finish_* knobs below).",
+    )
     finish_absorb_share: float = Field(
         0.9, gt=0, le=2, description="Miners that finish the water (controlled charging flow) charge while the store "
         "absorbs at least this share of the fleet's full power.",

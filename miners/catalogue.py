@@ -72,6 +72,17 @@ class MinerSpec:
     def nominal_j_per_th(self) -> float:
         return self.nominal_power_w / self.nominal_hashrate_ths
 
+    def throttle_cap_w(self, inlet_c: float) -> float:
+        """The most the firmware lets the miner draw at this coolant inlet: full power up to `throttle_start_c`,
+        down linearly to `min_power_w` at `inlet_max_c`, nothing above it (the miner stops)."""
+        if inlet_c > self.inlet_max_c:
+            return 0.0
+        hot_k = inlet_c - self.throttle_start_c
+        if hot_k <= 0.0 or self.inlet_max_c <= self.throttle_start_c:
+            return self.max_power_w
+        slope_w_per_k = (self.max_power_w - self.min_power_w) / (self.inlet_max_c - self.throttle_start_c)
+        return self.max_power_w - slope_w_per_k * hot_k
+
     def j_per_th(self, power_w: float, inlet_c: float) -> float:
         """Energy per terahash at this power and coolant inlet.
 

@@ -21,6 +21,11 @@ from boiler.control.plant_model import PlantModel
 from boiler.control.strategies import Strategy
 from boiler.control.types import Decision, Observation
 from boiler.schedule import in_window, minute_of
+from miners.catalogue import MinerSpec
+
+#: A fleet counts as throttling while it draws no more than its firmware allows this much cooler (K): the
+#: firmware reads its own inlet, and a power reading may lag a rising inlet by a step.
+THROTTLE_LAG_K = 1.0
 
 #: The reason of the daily disinfection duty (the loop leaves these ticks out of the mean outlet).
 LEGIONELLA_CYCLE_REASON = "legionella_cycle"
@@ -69,6 +74,19 @@ class SafetyLayer:
             decided_by="safety",
         )
 
+    def _firmware_throttles(self, obs: Observation, inlet_c: float) -> bool:
+        """Is a hot coolant inlet the firmware's to handle? With miners that finish the water (a controlled
+        charging flow) the inlet sits in the firmware's throttle band by design, and curtailing there only
+        spends the change budget while the store cools (docs/control.md §3): the layer leaves it to the
+        firmware as long as the running miners draw no more than their throttle allows at this inlet. A
+        fleet drawing more (a firmware that does not throttle) is curtailed; elsewhere an inlet this hot
+        means a full store and is curtailed as before."""
+        if self.m.finish_target_c is None:
+            return False
+        running = [r for r in obs.miners if r.limit_w is not None and r.name in self.m.miner_specs]
+        allowed_w = sum(_throttled_w(self.m.miner_specs[r.name], inlet_c) for r in running)
+        return sum(r.power_w for r in running) <= allowed_w
+
     def decide(self, now_s: float, obs: Observation) -> Decision:
         faulty = self._faulty_sensors(obs)
         if faulty:
@@ -78,7 +96,8 @@ class SafetyLayer:
         if temps and max(temps) > self.c.max_tank_c:
             return replace(decision, miner_power_w=0.0, charge_pump=False, force=True, dump_heat=False,
                            reason="tank_hot", decided_by="safety")
-        if obs.coolant_in_c is not None and obs.coolant_in_c > self.m.inlet_max_c - 1.0:
+        if (obs.coolant_in_c is not None and obs.coolant_in_c > self.m.inlet_max_c - 1.0
+                and not self._firmware_throttles(obs, obs.coolant_in_c)):
             running_w = sum(r.power_w for r in obs.miners if r.limit_w is not None)
             curtailed = min(decision.miner_power_w, 0.5 * running_w)
             return replace(decision, miner_power_w=curtailed, force=True,
@@ -99,3 +118,11 @@ class SafetyLayer:
                     decided_by="safety",
                 )
         return decision
+
+
+def _throttled_w(spec: MinerSpec, inlet_c: float) -> float:
+    """The most a throttling firmware may draw at this inlet, a step's lag allowed; above the rated maximum
+    only its standby (the firmware must have stopped the miner)."""
+    if inlet_c > spec.inlet_max_c:
+        return spec.standby_power_w
+    return spec.throttle_cap_w(inlet_c - THROTTLE_LAG_K)

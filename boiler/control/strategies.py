@@ -164,13 +164,15 @@ class RuleStrategy:
 
     def _finish(self, now_s: float, obs: Observation, mode: str) -> Decision:
         """Miners that finish the water themselves (a controlled charging flow, `PlantModel.finish_target_c`):
-        charge at full power, the pump sending the water to the tank at the finishing target, while the store
-        can take it (its base cold enough for the miners' inlet: `absorbable_w`), then sleep until draws have
-        cooled the base again. Full power because the target needs the coolant's full rise: at part power the
-        inlet would have to run hotter than the throttle point. The store, filled top-down a few kelvin above
-        the setpoint, carries the loop's losses through the night. Gas is the backup only: its aquastat fires
-        when the water at its sensor falls below the setpoint (no cold-store boost: a cold base is the normal
-        state of a store charged from the top down)."""
+        full power, the pump sending the water to the tank at the finishing target. Full power because the
+        target needs the coolant's full rise: at part power the inlet would have to run hotter than the
+        throttle point. By default (`finish_hold_full`) the fleet stays there and its firmware throttles it to
+        what the store takes as the base warms (the safety layer leaves that band to the firmware): no limit
+        change, and the miners keep reheating what the loop's return cools, night included. Otherwise it
+        charges while the store can take it (its base cold enough for the miners' inlet: `absorbable_w`), then
+        sleeps until draws have cooled the base again. Gas is the backup only: its aquastat fires when the
+        water at its sensor falls below the setpoint (no cold-store boost: a cold base is the normal state of
+        a store charged from the top down)."""
         m = self.m
         full_w = m.fleet_max_w
         # The store is full once its base is too warm for the miners' inlet even in their throttle band: the
@@ -186,7 +188,8 @@ class RuleStrategy:
         cooled = self._base_ema_c is not None and self._base_ema_c <= full_base_c - self.r.finish_wake_k
         low = ready is None or ready.usable_volume_l < self.r.finish_wake_share * m.tank_volumes_l[m.finishing_tank]
         charging = (self._target_w or 0.0) > 0
-        wanted_w = full_w if room and (charging or low or cooled) else 0.0
+        # Held at full power the firmware throttles the fleet to what the store takes (docs/control.md §3).
+        wanted_w = full_w if self.r.finish_hold_full or (room and (charging or low or cooled)) else 0.0
         target_w = self._hold_or_move(now_s, wanted_w)
         self._target_w = target_w
         reasons = [mode, "finish" if target_w > 0 else "tank_full" if not room else "hot_enough"]

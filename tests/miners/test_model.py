@@ -238,6 +238,19 @@ def test_throttle_is_linear_between_start_and_max() -> None:
     assert low.output(0.0, S21.throttle_start_c + 1.0).state is MinerState.HASHING
 
 
+@given(st.sampled_from(sorted(CATALOGUE)), st.floats(min_value=0.0, max_value=80.0))
+def test_the_spec_s_throttle_cap_is_what_the_firmware_draws_at_full_limit(key: str, inlet_c: float) -> None:
+    """The safety layer reads the firmware's throttle from `MinerSpec.throttle_cap_w`; the simulated firmware
+    throttles inline (its hot path). They must agree at every inlet, stopped above the maximum included."""
+    spec = get_spec(key)
+    miner = HydroMiner(spec, "m", power_limit_w=spec.max_power_w)
+    out = miner.output(0.0, inlet_c)
+    if out.state is MinerState.STOPPED_HOT:
+        assert spec.throttle_cap_w(inlet_c) == 0.0 or inlet_c < spec.inlet_min_c
+    else:
+        assert out.power_w == pytest.approx(spec.throttle_cap_w(inlet_c))
+
+
 def test_stops_above_max_and_restarts_below_max_minus_hysteresis() -> None:
     miner = HydroMiner(S21, "m")
     hot = miner.output(0.0, S21.inlet_max_c + 0.1)
