@@ -17,6 +17,7 @@ Not a test: the figures go to docs/control.md §3 with this command.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import sys
 from datetime import date
@@ -26,27 +27,15 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
 
 from boiler import scenarios  # noqa: E402
-from boiler.control.types import Decision, Observation  # noqa: E402
+from boiler.simulation import local_midnight_s  # noqa: E402
 from boiler.simulation.runner import Simulation, run_loop  # noqa: E402
+from boiler.simulation.search import Schedule, ScheduleStrategy  # noqa: E402
 
 SCENARIO = "residence-48-hot"
 SUMMER = date(2026, 7, 6)
 
 
-class FullPower:
-    """The whole fleet at one charging target, the burner on one aquastat: what an installer tries first."""
-
-    name = "full_power"
-
-    def __init__(self, power_w: float, target_c: float, gas_setpoint_c: float) -> None:
-        self.power_w, self.target_c, self.gas_setpoint_c = power_w, target_c, gas_setpoint_c
-
-    def decide(self, now_s: float, obs: Observation) -> Decision:
-        return Decision(miner_power_w=self.power_w, charge_pump=True, gas_enable=True,
-                        gas_setpoint_c=self.gas_setpoint_c, charge_target_c=self.target_c, reason="full_power")
-
-
-def week(strategy: str | FullPower, cut: str) -> dict[str, float]:
+def week(strategy: str | ScheduleStrategy, cut: str) -> dict[str, float]:
     sim = Simulation(scenarios.load(SCENARIO), 7, SUMMER, scenario=SCENARIO, seed=1, trace_points=50,
                      strategy=strategy)
     safety = sim.controller.safety
@@ -58,10 +47,14 @@ def week(strategy: str | FullPower, cut: str) -> dict[str, float]:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()  # no options; --help says what it does
     print("| run | coolant cut | gas fuel kWh | L below 60 °C | coldest outlet °C | net EUR | limit changes |")
     print("|---|---|---:|---:|---:|---:|---:|")
-    runs: list[tuple[str, str | FullPower]] = [
-        (f"17.4 kW, target 62 °C, aquastat {g:g} °C", FullPower(17_400.0, 62.0, g)) for g in (62.0, 60.0, 58.0)
+    start_s = local_midnight_s(scenarios.load(SCENARIO), SUMMER)
+    runs: list[tuple[str, str | ScheduleStrategy]] = [
+        (f"17.4 kW, target 62 °C, aquastat {g:g} °C",
+         ScheduleStrategy("full_power", Schedule.fixed(17_400.0, g, charge_target_c=62.0), start_s, dump_heat=False))
+        for g in (62.0, 60.0, 58.0)
     ]
     runs += [("rule", "rule"), ("mpc", "mpc")]
     for label, strategy in runs:

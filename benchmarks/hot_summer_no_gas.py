@@ -40,9 +40,9 @@ from _hot_plot import store_and_inlet  # noqa: E402
 
 from boiler import scenarios  # noqa: E402
 from boiler.config import PlantConfig  # noqa: E402
-from boiler.control.types import Decision, Observation  # noqa: E402
 from boiler.simulation import local_midnight_s, run_simulation  # noqa: E402
 from boiler.simulation.runner import Simulation, run_loop  # noqa: E402
+from boiler.simulation.search import Schedule, ScheduleStrategy  # noqa: E402
 
 SCENARIO = "residence-48-hot"
 SUMMER = date(2026, 7, 6)
@@ -76,33 +76,24 @@ class BlockPlan:
     def constant(cls, power_w: float, target_c: float) -> BlockPlan:
         return cls((power_w,) * BLOCKS, (target_c,) * BLOCKS)
 
+    def schedule(self) -> Schedule:
+        """The plan as a daily schedule (the gas setpoint is moot: the plant has no burner)."""
+        return Schedule(self.power_w, (60.0,) * BLOCKS, 86_400.0 / BLOCKS, 86_400.0, charge_target_c=self.target_c)
+
+    def strategy(self, cfg: PlantConfig) -> ScheduleStrategy:
+        return ScheduleStrategy("no_gas_search", self.schedule(), local_midnight_s(cfg, SUMMER), dump_heat=False)
+
     def x(self) -> np.ndarray:
         lo, hi = TARGET_RANGE_C
         return np.clip(np.concatenate([np.asarray(self.power_w) / FLEET_MAX_W,
                                        (np.asarray(self.target_c) - lo) / (hi - lo)]), 0.0, 1.0)
 
 
-class BlockPlanStrategy:
-    """Follows a block plan blindly, the burner left out (there is none)."""
-
-    name = "no_gas_search"
-
-    def __init__(self, plan: BlockPlan, start_s: float) -> None:
-        self.plan = plan
-        self.start_s = start_s
-
-    def decide(self, now_s: float, obs: Observation) -> Decision:
-        i = int(((now_s - self.start_s) % 86_400.0) // (86_400.0 / BLOCKS))
-        power_w = self.plan.power_w[i]
-        return Decision(miner_power_w=power_w, charge_pump=power_w > 0, gas_enable=False, gas_setpoint_c=60.0,
-                        charge_target_c=self.plan.target_c[i], reason="no_gas_search")
-
-
 def litres_below(plan: BlockPlan, seed: int = 1) -> tuple[float, float]:
     """(litres drawn below 60 °C over the week, miners' heat kWh) with no burner."""
     cfg = no_gas_config()
     sim = Simulation(cfg, DAYS, SUMMER, scenario=SCENARIO, seed=seed, trace_points=50,
-                     strategy=BlockPlanStrategy(plan, local_midnight_s(cfg, SUMMER)))
+                     strategy=plan.strategy(cfg))
     s = run_loop(sim).summary
     return float(s["dhw_volume_below_setpoint_l"]), float(s["heat_from_miners_kwh"])
 
@@ -112,7 +103,7 @@ def plot_run(plan: BlockPlan, seed: int, out: Path) -> None:
     flow, and the litres drawn below 60 °C hour by hour."""
     cfg = no_gas_config()
     sim = Simulation(cfg, DAYS, SUMMER, scenario=SCENARIO, seed=seed, trace_points=50,
-                     strategy=BlockPlanStrategy(plan, local_midnight_s(cfg, SUMMER)))
+                     strategy=plan.strategy(cfg))
     model = sim.controller.model
     sensors = [f"{cfg.charge_tank.name}.{s.name}" for s in sorted(cfg.charge_tank.sensors, key=lambda s: -s.height)]
     rows: list[tuple[float, ...]] = []

@@ -406,7 +406,8 @@ class MpcConfig(_Strict):
         "`reserve_ample_cover` times the next hour's forecast draw above the setpoint (0: off).",
     )
     reserve_ample_cover: float = Field(
-        4.0, ge=1, le=20, description="Hot reserve, in next hours' draws, that lets `reserve_trim_k` act.",
+        4.0, ge=1, le=20, description="Hot reserve, as a multiple of the next hour's forecast draw, that lets "
+        "`reserve_trim_k` act.",
     )
     outlet_trim_alarm_k: float = Field(
         0.5, ge=0, le=10, description="An outlet this close to the setpoint takes the whole trim back at once "

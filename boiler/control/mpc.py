@@ -404,8 +404,9 @@ class MpcStrategy:
                 reasons.append("peak")
             return charging_decision(self.m, obs, target, gas_sp, dump, reasons)
         peak = self._peak_ahead(now_s, obs)
-        short = not peak and self._reserve_short(now_s, obs)
-        ample = not (peak or short) and self.c.reserve_trim_k > 0 and self._reserve_ample(now_s, obs)
+        cover = math.nan if peak else self._reserve_cover(now_s, obs)  # read once a tick: estimate and forecast
+        short = cover < 1.0
+        ample = not (peak or short) and self._reserve_ample(obs, cover)
         gas_sp += self._gas_margin_k(obs, mining=target > 0, peak=peak or short, ample=ample)
         if peak or short:
             gas_sp += self.c.peak_boost_k
@@ -511,15 +512,12 @@ class MpcStrategy:
         need_l *= 1.0 + self.c.draw_margin
         return ready.usable_volume_l / need_l if need_l > 0 else math.inf
 
-    def _reserve_short(self, now_s: float, obs: Observation) -> bool:
-        """Does the finishing tank hold less water at the setpoint than the next hour should draw?"""
-        return self._reserve_cover(now_s, obs) < 1.0
-
-    def _reserve_ample(self, now_s: float, obs: Observation) -> bool:
-        """Is the outlet clear of the trim's guard, with `reserve_ample_cover` times the next hour's draw hot?"""
-        if obs.outlet_c is None or obs.outlet_c < self.c_setpoint + self.c.outlet_trim_guard_k:
+    def _reserve_ample(self, obs: Observation, cover: float) -> bool:
+        """May the reserve cut act: on, the outlet clear of the trim's guard, and the hot water `cover` (from
+        `_reserve_cover`) at least `reserve_ample_cover` times the next hour's draw?"""
+        if self.c.reserve_trim_k <= 0 or obs.outlet_c is None:
             return False
-        return self._reserve_cover(now_s, obs) >= self.c.reserve_ample_cover
+        return obs.outlet_c >= self.c_setpoint + self.c.outlet_trim_guard_k and cover >= self.c.reserve_ample_cover
 
     def _peak_ahead(self, now_s: float, obs: Observation) -> bool:
         """Does the forecast expect the next hour to draw clearly more than an average hour?"""

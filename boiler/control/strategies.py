@@ -180,16 +180,18 @@ class RuleStrategy:
         absorbable_w = self.absorbable_w(now_s, obs, m.inlet_max_c - self.r.finish_inlet_margin_k)
         room = absorbable_w >= full_w * self.r.finish_absorb_share
         ready = m.estimate(m.finishing_tank, obs.sensors_c, obs.cold_water_c)
-        # Charging runs until the store is full (its base too warm for the miners' inlet); it starts again
-        # only once draws have cooled the base well below that, or the hot water has run low: few, long
-        # charges keep the miners within their daily change budget.
-        # The base (smoothed, as `absorbable_w` read it) at which the store counts as full, and well below it.
-        full_base_c = m.inlet_max_c - self.r.finish_inlet_margin_k - full_w * m.heat_fraction / m.ua_w_per_k
-        cooled = self._base_ema_c is not None and self._base_ema_c <= full_base_c - self.r.finish_wake_k
-        low = ready is None or ready.usable_volume_l < self.r.finish_wake_share * m.tank_volumes_l[m.finishing_tank]
-        charging = (self._target_w or 0.0) > 0
-        # Held at full power the firmware throttles the fleet to what the store takes (docs/control.md §3).
-        wanted_w = full_w if self.r.finish_hold_full or (room and (charging or low or cooled)) else 0.0
+        if self.r.finish_hold_full:  # the firmware throttles the fleet to what the store takes (docs/control.md §3)
+            wanted_w = full_w
+        else:
+            # Charging runs until the store is full (its base too warm for the miners' inlet); it starts again
+            # only once draws have cooled the base well below that, or the hot water has run low: few, long
+            # charges keep the miners within their daily change budget.
+            # The base (smoothed, as `absorbable_w` read it) at which the store counts as full, and well below.
+            full_base_c = m.inlet_max_c - self.r.finish_inlet_margin_k - full_w * m.heat_fraction / m.ua_w_per_k
+            cooled = self._base_ema_c is not None and self._base_ema_c <= full_base_c - self.r.finish_wake_k
+            low = ready is None or ready.usable_volume_l < self.r.finish_wake_share * m.tank_volumes_l[m.finishing_tank]
+            charging = (self._target_w or 0.0) > 0
+            wanted_w = full_w if room and (charging or low or cooled) else 0.0
         target_w = self._hold_or_move(now_s, wanted_w)
         self._target_w = target_w
         reasons = [mode, "finish" if target_w > 0 else "tank_full" if not room else "hot_enough"]

@@ -81,13 +81,7 @@ def miner_ceiling_c(specs: list[MinerSpec], c_hot_w_per_k: float) -> float:
     for t in np.linspace(lo, hi, int((hi - lo) * 100) + 1):
         heat = 0.0
         for s in specs:
-            if t > s.inlet_max_c or t < s.inlet_min_c:
-                p = s.standby_power_w
-            elif t > s.throttle_start_c:
-                slope = (s.max_power_w - s.min_power_w) / (s.inlet_max_c - s.throttle_start_c)
-                p = s.max_power_w - slope * (t - s.throttle_start_c)
-            else:
-                p = s.max_power_w
+            p = s.standby_power_w if t > s.inlet_max_c or t < s.inlet_min_c else s.throttle_cap_w(float(t))
             heat += p * s.heat_to_coolant
         best = max(best, float(t) + heat / c_hot_w_per_k)
     return best

@@ -46,21 +46,30 @@ FixedScan = Literal["grid", "first_holding"]
 @dataclass(frozen=True)
 class Schedule:
     """Fleet power (W) and gas setpoint (°C) per block of `block_s` from the run's start; with
-    `period_s` the blocks repeat (block i at time t: ⌊(t mod period) / block⌋)."""
+    `period_s` the blocks repeat (block i at time t: ⌊(t mod period) / block⌋). With a controlled charging
+    flow, optionally the pump's target (°C) per block too (None: the site's)."""
 
     power_w: tuple[float, ...]
     gas_setpoint_c: tuple[float, ...]
     block_s: float
     period_s: float | None = None
+    charge_target_c: tuple[float, ...] | None = None
+
+    def _block(self, elapsed_s: float) -> int:
+        t = elapsed_s % self.period_s if self.period_s else elapsed_s
+        return min(int(t // self.block_s), len(self.power_w) - 1)
 
     def at(self, elapsed_s: float) -> tuple[float, float]:
-        t = elapsed_s % self.period_s if self.period_s else elapsed_s
-        i = min(int(t // self.block_s), len(self.power_w) - 1)
+        i = self._block(elapsed_s)
         return self.power_w[i], self.gas_setpoint_c[i]
 
+    def charge_target_at(self, elapsed_s: float) -> float | None:
+        return None if self.charge_target_c is None else self.charge_target_c[self._block(elapsed_s)]
+
     @classmethod
-    def fixed(cls, power_w: float, gas_setpoint_c: float) -> Schedule:
-        return cls((power_w,), (gas_setpoint_c,), math.inf)
+    def fixed(cls, power_w: float, gas_setpoint_c: float, charge_target_c: float | None = None) -> Schedule:
+        return cls((power_w,), (gas_setpoint_c,), math.inf,
+                   charge_target_c=None if charge_target_c is None else (charge_target_c,))
 
 
 class ScheduleStrategy:
@@ -73,9 +82,11 @@ class ScheduleStrategy:
         self.dump_heat = dump_heat
 
     def decide(self, now_s: float, obs: Observation) -> Decision:
-        power_w, gas_c = self.schedule.at(now_s - self.start_s)
+        elapsed_s = now_s - self.start_s
+        power_w, gas_c = self.schedule.at(elapsed_s)
         return Decision(miner_power_w=power_w, charge_pump=power_w > 0, gas_enable=True, gas_setpoint_c=gas_c,
-                        dump_heat=self.dump_heat, reason="schedule")
+                        dump_heat=self.dump_heat, reason="schedule",
+                        charge_target_c=self.schedule.charge_target_at(elapsed_s))
 
 
 @dataclass

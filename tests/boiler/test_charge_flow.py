@@ -178,3 +178,24 @@ def test_the_bound_solves_a_site_with_a_controlled_flow() -> None:
     res = run_optimum(scenarios.load("residence-48-hot"), 2, SUMMER, seed=1)
     assert res.summary["net_cost_eur"] < run_simulation(
         scenarios.load("residence-48-hot"), 2, SUMMER, strategy="rule").summary["net_cost_eur"]
+
+
+@pytest.mark.parametrize("hold_full", [True, False])
+def test_the_finishing_law_holds_full_power_or_sleeps_a_full_store(hold_full: bool) -> None:
+    """residence-48-hot summer week, rule: by default the fleet target never leaves full power (the firmware
+    throttles); with `finish_hold_full` false the miners sleep once the store is full, the old long charges."""
+    cfg = scenarios.load("residence-48-hot")
+    cfg.control.rule = cfg.control.rule.model_copy(update={"finish_hold_full": hold_full})
+    sim = Simulation(cfg, 7, SUMMER, strategy="rule")
+    targets, reasons = set(), set()
+    while not sim.done:
+        if sim.control_due():
+            rec = sim.tick()
+            targets.add(rec.decision.miner_power_w)
+            reasons.update(rec.decision.reason.split(":"))
+        sim.advance()
+    full_w = sim.controller.model.fleet_max_w
+    if hold_full:
+        assert targets == {full_w} and "tank_full" not in reasons
+    else:
+        assert 0.0 in targets and full_w in targets and "tank_full" in reasons

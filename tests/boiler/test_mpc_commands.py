@@ -104,7 +104,8 @@ def test_the_cold_boost_is_kept_whole_only_for_peaks_and_a_short_reserve(monkeyp
     seen = {}
     for peak, short in ((True, False), (False, True), (False, False)):
         monkeypatch.setattr(mpc, "_peak_ahead", lambda _now, _obs, p=peak: p)
-        monkeypatch.setattr(mpc, "_reserve_short", lambda _now, _obs, s=short: s)
+        # A cover below 1 is a short reserve; 1.5 is neither short nor ample.
+        monkeypatch.setattr(mpc, "_reserve_cover", lambda _now, _obs, s=short: 0.5 if s else 1.5)
         seen[(peak, short)] = mpc.decide(obs.now_s, obs).gas_setpoint_c - base_c
     assert seen == {(True, False): pytest.approx(9.0), (False, True): pytest.approx(9.0),
                     (False, False): pytest.approx(2.0)}
@@ -134,19 +135,22 @@ def test_the_reserve_is_ample_only_with_the_outlet_clear_and_hours_of_draw_hot(
     monkeypatch.setattr(mpc, "expected_draw_kwh", lambda _now, _obs, _ahead, _span: 1.0)
     cover = mpc._reserve_cover(obs.now_s, hot)
     assert cover > 3.0  # 300 L at 70 °C against one hour's 1 kWh
-    assert mpc._reserve_ample(obs.now_s, hot)
-    assert not mpc._reserve_ample(obs.now_s, replace(hot, outlet_c=61.9))  # within the trim's guard
-    # Twice the draw halves the cover; enough draw makes the reserve short, never ample.
+    assert mpc._reserve_ample(hot, cover)
+    assert not mpc._reserve_ample(replace(hot, outlet_c=61.9), cover)  # within the trim's guard
+    assert not mpc._reserve_ample(hot, 2.9)
+    off, _ = _mpc("house-xl", reserve_trim_k=0.0, reserve_ample_cover=3.0)
+    assert not off._reserve_ample(hot, cover)  # the cut switched off
+    # Twice the draw halves the cover; enough draw makes the reserve short.
     monkeypatch.setattr(mpc, "expected_draw_kwh", lambda _now, _obs, _ahead, _span: 2.0)
     assert mpc._reserve_cover(obs.now_s, hot) == pytest.approx(cover / 2.0)
     big_kwh = 1.1 * cover
     monkeypatch.setattr(mpc, "expected_draw_kwh", lambda _now, _obs, _ahead, _span: big_kwh)
-    assert mpc._reserve_short(obs.now_s, hot) and not mpc._reserve_ample(obs.now_s, hot)
+    assert mpc._reserve_cover(obs.now_s, hot) < 1.0
     # No draw expected: ample; no readable sensor: short.
     monkeypatch.setattr(mpc, "expected_draw_kwh", lambda _now, _obs, _ahead, _span: 0.0)
-    assert mpc._reserve_ample(obs.now_s, hot)
+    assert mpc._reserve_ample(hot, mpc._reserve_cover(obs.now_s, hot))
     blind = replace(hot, sensors_c={k: None for k in obs.sensors_c})
-    assert mpc._reserve_short(obs.now_s, blind) and not mpc._reserve_ample(obs.now_s, blind)
+    assert mpc._reserve_cover(obs.now_s, blind) == 0.0
 
 
 def test_decide_lowers_the_aquastat_for_an_ample_reserve_but_never_before_a_peak(

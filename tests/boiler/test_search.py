@@ -8,11 +8,12 @@ from datetime import date
 import pytest
 
 from boiler import scenarios
-from boiler.simulation import run_simulation
+from boiler.simulation import Simulation, run_simulation
 from boiler.simulation.optimum import scored_cost_eur
 from boiler.simulation.search import (
     BlockSpace,
     Schedule,
+    ScheduleStrategy,
     SearchError,
     best_fixed,
     c_star,
@@ -35,6 +36,16 @@ def test_a_schedule_repeats_its_blocks_every_day() -> None:
     space = BlockSpace(3, 10_000.0, 60.0)
     x = space.point(Schedule.fixed(5000.0, 65.0))
     assert space.schedule(x).power_w == (5000.0,) * 3 and space.schedule(x).gas_setpoint_c == (65.0,) * 3
+
+
+def test_a_schedule_carries_the_charging_target_block_by_block_to_the_decision() -> None:
+    s = Schedule((1.0, 2.0), (60.0, 61.0), S_PER_DAY / 2, S_PER_DAY, charge_target_c=(62.0, 64.0))
+    assert s.charge_target_at(1.0) == 62.0 and s.charge_target_at(S_PER_DAY * 3 + S_PER_DAY / 2 + 1.0) == 64.0
+    assert Schedule.fixed(5000.0, 61.5).charge_target_at(0.0) is None  # the site's own target
+    assert Schedule.fixed(5000.0, 61.5, charge_target_c=63.0).charge_target_at(1e9) == 63.0
+    strategy = ScheduleStrategy("s", s, start_s=1000.0, dump_heat=False)
+    obs = Simulation(scenarios.load("residence-48-hot"), 1, WINTER, strategy="rule").tick().observation
+    assert strategy.decide(1000.0 + S_PER_DAY / 2 + 1.0, obs).charge_target_c == 64.0
 
 
 def test_a_run_below_the_setpoint_stops_and_never_counts() -> None:
