@@ -149,6 +149,12 @@ class MpcStrategy:
         self.pre_ua_kw_per_k = ua_w * (total_l - zone_l) / total_l / 1000.0
         self.zone_ua_kw_per_k = ua_w * zone_l / total_l / 1000.0
         self.zone_cap_kwh_per_k = litres_to_j_per_k(zone_l) / J_PER_KWH
+        # A gas zone that is a whole tank of its own (coil from its base), downstream of a pre-heat tank: a
+        # peak pushes the pre-heat tank's top water in at the coil, which heats it as it arrives. No cold front
+        # rises under the zone's sensor for a flat peak boost to race; how cold that water is, the cold boost
+        # weighs (docs/control.md §3).
+        tank_names = list(model.tank_volumes_l)
+        self.zone_fed_by_preheat = self.zone[0] <= 0.0 and tank_names.index(self.zone_tank) > 0
         lc = cfg.loop
         amb = cfg.site.plant_room_c
         self.loop = (RecirculationLoop.sized(lc.loss_w, lc.design_supply_c, lc.drop_k,
@@ -408,8 +414,9 @@ class MpcStrategy:
         short = cover < 1.0
         ample = not (peak or short) and self._reserve_ample(obs, cover)
         gas_sp += self._gas_margin_k(obs, mining=target > 0, peak=peak or short, ample=ample)
-        if peak or short:
+        if short or (peak and not self.zone_fed_by_preheat):
             gas_sp += self.c.peak_boost_k
+        if peak or short:
             reasons.append("peak" if peak else "reserve_low")
         elif ample:
             reasons.append("reserve_ample")

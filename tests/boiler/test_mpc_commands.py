@@ -111,6 +111,30 @@ def test_the_cold_boost_is_kept_whole_only_for_peaks_and_a_short_reserve(monkeyp
                     (False, False): pytest.approx(2.0)}
 
 
+@pytest.mark.parametrize(("scenario", "fed"), [("residence-48-preheat", True), ("residence-48", False),
+                                              ("residence-48-hot", False)])
+def test_a_finishing_tank_fed_by_a_pre_heat_tank_takes_no_flat_peak_boost(
+        monkeypatch: pytest.MonkeyPatch, scenario: str, fed: bool) -> None:
+    """Where the gas zone is a tank of its own fed from a pre-heat tank (coil from its base), a forecast peak
+    raises the aquastat only through the cold boost; a short reserve still adds the peak boost. A zone atop
+    its own pre-heat volume takes the peak boost before a peak."""
+    mpc, obs = _mpc(scenario, peak_boost_k=1.5, reserve_trim_k=0.0)
+    assert mpc.zone_fed_by_preheat is fed
+    monkeypatch.setattr(mpc, "_cold_share", lambda _obs: 0.0)
+    monkeypatch.setattr(mpc, "forecast_ready", lambda: True)
+    monkeypatch.setattr(mpc, "_planned", lambda _now: (0.0, False))
+    mpc._next_replan_s = float("inf")
+    seen = {}
+    for peak, short in ((True, False), (False, True), (False, False)):
+        monkeypatch.setattr(mpc, "_peak_ahead", lambda _now, _obs, p=peak: p)
+        monkeypatch.setattr(mpc, "_reserve_cover", lambda _now, _obs, s=short: 0.5 if s else 1.5)
+        d = mpc.decide(obs.now_s, obs)
+        seen[(peak, short)] = d.gas_setpoint_c
+        assert ("peak" in d.reason.split(":")) is peak  # the forecast's peak is named either way
+    assert seen[(False, True)] - seen[(False, False)] == pytest.approx(1.5)
+    assert seen[(True, False)] - seen[(False, False)] == pytest.approx(0.0 if fed else 1.5)
+
+
 def test_an_ample_hot_reserve_lowers_the_aquastat_over_a_warm_pre_heat_volume(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """With `reserve_ample_cover` times the next hour's draw hot, the aquastat sits `reserve_trim_k`
