@@ -413,6 +413,11 @@ class MpcConfig(_Strict):
         0.5, ge=0, le=10, description="An outlet this close to the setpoint takes the whole trim back at once "
         "(0: only at the day's end).",
     )
+    gas_backup_only: bool = Field(
+        False, description="The operator's policy of gas as a backup only, even where it is the cheaper heat: the "
+        "plan burns gas only for heat the miners cannot make, and miners that finish the water (controlled "
+        "charging flow) hold full power while they run (their firmware throttles). False: gas where it is cheaper.",
+    )
 
 
 # -- which strategy decides: a discriminated union keyed on `type` ----------------------------

@@ -46,6 +46,8 @@ _HULL_POINTS = 6
 _STORE_MAX_C = 80.0
 #: Without a gas boiler: what each kWh the store's mean is short of the setpoint costs the plan per hour.
 _SHORT_EUR_PER_KWH_H = 1.0
+#: Gas heat in the plan under `gas_backup_only`: dearer than any miner heat, so gas covers only a shortfall.
+_BACKUP_GAS_EUR_PER_KWH = 1.0
 
 
 def _profile(model: PlantModel, tank: str, sensors_c: Mapping[str, float | None],
@@ -291,7 +293,8 @@ class MpcStrategy:
             hours=hours,
             price_eur_per_kwh=price,
             revenue_eur_per_ths_h=np.full(n, rev),
-            gas_eur_per_kwh_heat=self.gas_heat_eur_per_kwh,
+            gas_eur_per_kwh_heat=(max(self.gas_heat_eur_per_kwh, _BACKUP_GAS_EUR_PER_KWH) if self.c.gas_backup_only
+                                  else self.gas_heat_eur_per_kwh),
             co2_eur_per_kwh_elec=co2 * self.cfg.co2.grid_kg_per_kwh,
             co2_eur_per_kwh_heat_gas=co2 * self.cfg.co2.gas_kg_per_kwh_pci / g.efficiency_pci if g else 0.0,
             miners=self.miners,
@@ -435,6 +438,10 @@ class MpcStrategy:
             wanted = self._snap_to_more_miners(max(power_w, m.fleet_min_w))
             wanted = min(math.floor(wanted / step) * step, m.fleet_max_w)
             wanted = max(wanted, m.fleet_min_w)
+            if self.finishing and self.c.gas_backup_only:
+                # Part power cannot finish the water (the target needs the coolant's full rise): hold full
+                # power and let the firmware throttle, as the rule's finishing law does.
+                wanted = m.fleet_max_w
         current = self._target_w
         if current > 0 and wanted > 0 and abs(wanted - current) < self.c.change_min_w:
             wanted = current
