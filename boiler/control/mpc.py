@@ -167,6 +167,14 @@ class MpcStrategy:
         self._wake_order_min_w = [spec.min_power_w for _, spec in sorted(
             model.miner_specs.items(), key=lambda kv: wake_order_key(*kv))]
         self.finishing = model.finish_target_c is not None
+        # Miners that finish the water where no gas may (`gas_backup_only`) or can (no boiler) finish it
+        # instead: a running fleet holds full power and its firmware throttles, as the rule's finishing law
+        # (part power cannot finish the water: the target needs the coolant's full rise). With no boiler at
+        # all they also charge at the hottest target the fleet holds, the rule's, not the site's default: the
+        # store's top alone carries the peaks (residence-48-hot without its burner, winter week: 987 → 343 L
+        # below 60 °C; with a burner under the policy the hotter target drew 43 L, the default none).
+        self.hold_full = self.finishing and (self.c.gas_backup_only or cfg.gas_boiler is None)
+        self.charge_target_c = model.finish_target_c if self.finishing and cfg.gas_boiler is None else None
         self.trim = OutletTrim(cfg.control.setpoint_c, guard_k=self.c.outlet_trim_guard_k,
                                max_k=self.c.outlet_trim_max_k, alarm_k=self.c.outlet_trim_alarm_k)
         self.ambient_c = amb
@@ -411,7 +419,7 @@ class MpcStrategy:
             if boost > 0.05:
                 gas_sp += boost
                 reasons.append("peak")
-            return charging_decision(self.m, obs, target, gas_sp, dump, reasons)
+            return self._commands(obs, target, gas_sp, dump, reasons)
         peak = self._peak_ahead(now_s, obs)
         cover = math.nan if peak else self._reserve_cover(now_s, obs)  # read once a tick: estimate and forecast
         short = cover < 1.0
@@ -423,7 +431,12 @@ class MpcStrategy:
             reasons.append("peak" if peak else "reserve_low")
         elif ample:
             reasons.append("reserve_ample")
-        return charging_decision(self.m, obs, target, gas_sp, dump, reasons)
+        return self._commands(obs, target, gas_sp, dump, reasons)
+
+    def _commands(self, obs: Observation, target_w: float, gas_setpoint_c: float, dump: bool,
+                  reasons: list[str]) -> Decision:
+        d = charging_decision(self.m, obs, target_w, gas_setpoint_c, dump, reasons)
+        return d if self.charge_target_c is None else replace(d, charge_target_c=self.charge_target_c)
 
     def _fleet_target(self, power_w: float, absorbable_w: float, dump: bool) -> float:
         """The plan's power as a fleet target the miners can hold: at least the smallest minimum or
@@ -438,9 +451,7 @@ class MpcStrategy:
             wanted = self._snap_to_more_miners(max(power_w, m.fleet_min_w))
             wanted = min(math.floor(wanted / step) * step, m.fleet_max_w)
             wanted = max(wanted, m.fleet_min_w)
-            if self.finishing and self.c.gas_backup_only:
-                # Part power cannot finish the water (the target needs the coolant's full rise): hold full
-                # power and let the firmware throttle, as the rule's finishing law does.
+            if self.hold_full:
                 wanted = m.fleet_max_w
         current = self._target_w
         if current > 0 and wanted > 0 and abs(wanted - current) < self.c.change_min_w:
