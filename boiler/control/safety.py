@@ -96,12 +96,14 @@ class SafetyLayer:
         if temps and max(temps) > self.c.max_tank_c:
             return replace(decision, miner_power_w=0.0, charge_pump=False, force=True, dump_heat=False,
                            reason="tank_hot", decided_by="safety")
-        if (obs.coolant_in_c is not None and obs.coolant_in_c > self.m.inlet_max_c - 1.0
-                and not self._firmware_throttles(obs, obs.coolant_in_c)):
-            running_w = sum(r.power_w for r in obs.miners if r.limit_w is not None)
-            curtailed = min(decision.miner_power_w, 0.5 * running_w)
-            return replace(decision, miner_power_w=curtailed, force=True,
-                           reason=f"coolant_hot:{decision.reason}", decided_by="safety")
+        if obs.coolant_in_c is not None and obs.coolant_in_c > self.m.inlet_max_c - 1.0:
+            if not self._firmware_throttles(obs, obs.coolant_in_c):
+                running_w = sum(r.power_w for r in obs.miners if r.limit_w is not None)
+                curtailed = min(decision.miner_power_w, 0.5 * running_w)
+                return replace(decision, miner_power_w=curtailed, force=True,
+                               reason=f"coolant_hot:{decision.reason}", decided_by="safety")
+            # Left to the firmware: said in the tick's reason, so the state and the logs show it.
+            decision = replace(decision, reason=f"{decision.reason}:firmware_throttle")
         if obs.legionella_due and in_window(obs.local_minute, *self.c.legionella_window):
             window_start_s = obs.now_s - ((obs.local_minute - minute_of(self.c.legionella_window[0])) % 1440) * 60
             passed = obs.legionella_last_pass_s is not None and obs.legionella_last_pass_s >= window_start_s

@@ -57,6 +57,8 @@ def test_where_miners_finish_the_water_the_cut_catches_only_a_firmware_that_does
     d = c.last_decision
     assert d is not None
     assert ("coolant_hot" in commands.reason) is cut, label
+    # A hot inlet left to the firmware is named in the reason (state and logs), not silently passed.
+    assert commands.reason.endswith(":firmware_throttle") is (not cut and inlet_c > AH.inlet_max_c - 1.0), label
     if cut:
         assert d.force and d.miner_power_w <= 0.5 * len(cfg.miners) * power_w + 1e-6
 
