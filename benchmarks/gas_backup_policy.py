@@ -8,7 +8,7 @@ throttles it to what the store takes. `mpc` minimises cost, and at the scenario'
 water behind two miners at part power is cheaper than the miners at full power. `mpc.gas_backup_only` is the
 policy as a setting: the plan prices gas heat as a shortfall (1 EUR/kWh) and a running fleet that finishes
 the water holds full power. This runs `rule`, `mpc` and `mpc` under the policy on the summer week from a cold
-start (the scenario's initial store holds less than the hot reserve), the same week after a warm-up week
+start (the scenario's initial store, under the hot reserve by its sensors), the same week after a warm-up week
 (counted from 6 July only), the winter week and the year. Seed 1. ~4 min on 2 cores with the year.
 Not a test: the figures go to docs/control.md §3 with this command.
 """

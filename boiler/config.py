@@ -284,7 +284,8 @@ class RuleStrategyConfig(_Strict):
     )
     reserve_volume_l: float = Field(
         400.0, ge=0, le=100_000,
-        description="Hot water (L, ≥ setpoint) the finishing tank should hold; below it gas boosts.",
+        description="Hot water (L, ≥ setpoint) the finishing tank should hold; below it gas boosts (where miners "
+        "finish the water, only while the fleet draws under half its full power: running, it refills the reserve).",
     )
     power_step_w: float = Field(250.0, gt=0, le=100_000, description="Fleet power targets are rounded to this step.")
     finish_hold_full: bool = Field(

@@ -18,6 +18,9 @@ from boiler.control.types import Decision, Observation
 from boiler.economics import GasPrice
 from boiler.schedule import in_any
 
+#: Miners that finish the water drawing at least this share of the fleet's full power refill the hot reserve.
+_REFILL_SHARE = 0.5
+
 
 class Strategy(Protocol):
     name: str
@@ -200,8 +203,15 @@ class RuleStrategy:
             gas_setpoint += self.r.peak_boost_k
             reasons.append("peak")
         if ready is not None and ready.usable_volume_l < self.r.reserve_volume_l:
-            gas_setpoint += self.r.peak_boost_k
-            reasons.append("reserve_low")
+            # A fleet finishing the water at half its full power or more refills the reserve from the top as it
+            # runs (~400 L/h on residence-48-hot); the boost is for a fleet that does not (asleep, stopped by
+            # its firmware, unavailable). The backup aquastat fires below the setpoint either way.
+            running_w = sum(r.power_w for r in obs.miners if r.limit_w is not None)
+            if running_w >= _REFILL_SHARE * full_w:
+                reasons.append("reserve_refilling")
+            else:
+                gas_setpoint += self.r.peak_boost_k
+                reasons.append("reserve_low")
         d = charging_decision(m, obs, target_w, gas_setpoint, False, reasons)
         return replace(d, charge_target_c=m.finish_target_c)
 

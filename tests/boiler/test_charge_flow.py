@@ -4,6 +4,7 @@ rule strategy's finishing law charges in few long runs with miners that reach th
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -167,7 +168,8 @@ def test_rule_finishes_the_water_with_a_fraction_of_the_gas() -> None:
     controlled = run_simulation(scenarios.load("residence-48-hot"), 7, SUMMER, strategy="rule").summary
     balanced = run_simulation(_hot(flow="balanced"), 7, SUMMER, strategy="rule").summary
     assert controlled["dhw_volume_below_setpoint_l"] == 0.0
-    assert controlled["gas_fuel_kwh"] < 0.4 * balanced["gas_fuel_kwh"]  # 4 against 371 kWh (108 before full power)
+    # 0 against 371 kWh (108 before full power, 4 while a short reserve boosted the gas under a running fleet)
+    assert controlled["gas_fuel_kwh"] == 0.0 < balanced["gas_fuel_kwh"]
     assert controlled["miner_heat_share"] > balanced["miner_heat_share"]
     policy = scenarios.load("residence-48-hot").control.allocation
     assert controlled["power_limit_changes"] <= 7 * policy.max_changes_per_day * 2
@@ -267,3 +269,27 @@ def test_mpc_on_a_finishing_plant_without_a_burner_holds_full_power_at_the_finis
     winter = run_simulation(cfg, 7, date(2026, 1, 5), strategy="mpc").summary
     rule = run_simulation(cfg, 7, date(2026, 1, 5), strategy="rule").summary
     assert winter["dhw_volume_below_setpoint_l"] <= 1.1 * rule["dhw_volume_below_setpoint_l"]
+
+
+@pytest.mark.parametrize(("fleet_share", "boosted"), [(1.0, False), (0.6, False), (0.3, True), (0.0, True)])
+def test_a_short_reserve_boosts_the_gas_only_while_the_fleet_does_not_refill_it(
+        fleet_share: float, boosted: bool) -> None:
+    """rule's finishing law, the finishing tank short of its hot reserve: a fleet drawing half its full power
+    or more refills the reserve from the top as it runs (reason `reserve_refilling`, no boost); a fleet asleep,
+    stopped by its firmware or throttled deep does not, and the aquastat rises by the peak boost
+    (`reserve_low`)."""
+    sim = Simulation(scenarios.load("residence-48-hot"), 1, SUMMER, strategy="rule")
+    obs = sim.tick().observation
+    rule = sim.controller.safety.strategy
+    full_w = sim.controller.model.fleet_max_w
+    short = {k: v for k, v in zip(obs.sensors_c, (62.0, 50.0, 40.0, 25.0), strict=True)}
+    ready = rule.m.estimate(rule.m.finishing_tank, short, obs.cold_water_c)
+    assert ready is not None and ready.usable_volume_l < rule.r.reserve_volume_l
+    per_miner_w = fleet_share * full_w / len(obs.miners)
+    miners = tuple(replace(m, power_w=per_miner_w, limit_w=m.limit_w or 8_700.0) for m in obs.miners)
+    d = rule.decide(obs.now_s + 3 * 3600.0, replace(obs, sensors_c=short, miners=miners, local_minute=3 * 60))
+    reasons = d.reason.split(":")
+    assert ("reserve_low" in reasons) is boosted
+    assert ("reserve_refilling" in reasons) is not boosted
+    base_c = rule.c.setpoint_c + rule.gas_hysteresis_k + rule.r.finish_gas_margin_k
+    assert d.gas_setpoint_c == pytest.approx(base_c + (rule.r.peak_boost_k if boosted else 0.0))

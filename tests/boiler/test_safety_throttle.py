@@ -76,9 +76,9 @@ def test_on_a_balanced_flow_plant_a_throttling_fleet_is_still_cut() -> None:
 
 
 def test_hot_miners_carry_a_summer_week_without_gas() -> None:
-    """Scenario table, residence-48-hot, rule: after a warm-up week (the initial store is below the hot
-    reserve, and the burner fires once in the first minutes) the summer week from 6 July burns no gas, draws
-    no water below 60 °C and changes no limit: the fleet holds full power and its firmware throttles."""
+    """Scenario table, residence-48-hot, rule: after a warm-up week the summer week from 6 July burns no
+    gas, draws no water below 60 °C and changes no limit: the fleet holds full power and its firmware
+    throttles (the week from a cold start burns none either: tests/boiler/test_charge_flow.py)."""
     sim = Simulation(scenarios.load("residence-48-hot"), 14, date(2026, 6, 29), strategy="rule")
     gas_j = below_l = 0.0
     changes_at_week = None
