@@ -447,12 +447,12 @@ class MpcStrategy:
             power_w = min(power_w, absorbable_w)
         if power_w < 0.5 * m.fleet_min_w:
             wanted = 0.0
+        elif self.hold_full:  # part power cannot finish the water, and no gas may (__init__)
+            wanted = m.fleet_max_w
         else:
             wanted = self._snap_to_more_miners(max(power_w, m.fleet_min_w))
             wanted = min(math.floor(wanted / step) * step, m.fleet_max_w)
             wanted = max(wanted, m.fleet_min_w)
-            if self.hold_full:
-                wanted = m.fleet_max_w
         current = self._target_w
         if current > 0 and wanted > 0 and abs(wanted - current) < self.c.change_min_w:
             wanted = current

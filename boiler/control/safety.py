@@ -98,8 +98,7 @@ class SafetyLayer:
                            reason="tank_hot", decided_by="safety")
         if obs.coolant_in_c is not None and obs.coolant_in_c > self.m.inlet_max_c - 1.0:
             if not self._firmware_throttles(obs, obs.coolant_in_c):
-                running_w = sum(r.power_w for r in obs.miners if r.limit_w is not None)
-                curtailed = min(decision.miner_power_w, 0.5 * running_w)
+                curtailed = min(decision.miner_power_w, 0.5 * obs.running_w)
                 return replace(decision, miner_power_w=curtailed, force=True,
                                reason=f"coolant_hot:{decision.reason}", decided_by="safety")
             # Left to the firmware: said in the tick's reason, so the state and the logs show it.

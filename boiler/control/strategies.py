@@ -206,8 +206,7 @@ class RuleStrategy:
             # A fleet finishing the water at half its full power or more refills the reserve from the top as it
             # runs (~400 L/h on residence-48-hot); the boost is for a fleet that does not (asleep, stopped by
             # its firmware, unavailable). The backup aquastat fires below the setpoint either way.
-            running_w = sum(r.power_w for r in obs.miners if r.limit_w is not None)
-            if running_w >= _REFILL_SHARE * full_w:
+            if obs.running_w >= _REFILL_SHARE * full_w:
                 reasons.append("reserve_refilling")
             else:
                 gas_setpoint += self.r.peak_boost_k

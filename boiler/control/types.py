@@ -70,6 +70,11 @@ class Observation:
     #: draw forecast (mpc) read it here, never through a side door.
     dhw_heat_meter_kwh: float | None = None
 
+    @property
+    def running_w(self) -> float:
+        """What the miners with a power limit (awake) draw now (W)."""
+        return sum(r.power_w for r in self.miners if r.limit_w is not None)
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:
