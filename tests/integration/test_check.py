@@ -59,6 +59,10 @@ class Devices:
         self.retained_state: dict[str, bytes] = {}
         self.commands: list[tuple[str, bytes]] = []
         self._ready = asyncio.Event()
+        # Stop by a flag as well as by cancelling: on Python 3.11 a cancel that lands as a publish
+        # completes its wait is swallowed by asyncio.wait_for inside aiomqtt, and a loop that only waits to be
+        # cancelled then publishes forever (seen: 1 run in ~8 of this module hung at the context's exit).
+        self._stop = asyncio.Event()
 
     def topic(self, leaf: str) -> str:
         return f"{self.site}/dev/{leaf}"
@@ -72,7 +76,7 @@ class Devices:
             listener = asyncio.create_task(self._listen(client))
             self._ready.set()
             try:
-                while True:
+                while not self._stop.is_set():
                     for topic, payload in self.values.items():
                         await client.publish(topic, payload, qos=0)
                     await asyncio.sleep(0.05)
@@ -97,6 +101,7 @@ class Devices:
         try:
             yield self
         finally:
+            self._stop.set()
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
