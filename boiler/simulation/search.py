@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal, get_args
 
+import cma
 import numpy as np
 
 from boiler.config import PlantConfig
@@ -299,8 +300,6 @@ def c_star(cfg: PlantConfig, days: float, start: date, seed: int = 1, *, search_
     blocks = max(1, round(24.0 / block_h))
     space = BlockSpace(blocks, _fleet_range_w(cfg)[1], cfg.control.setpoint_c)
     x0 = space.point(fixed.best.schedule) if fixed.best is not None else np.full(2 * blocks, 0.5)
-    import cma  # here, not at the top: cma imports matplotlib and scipy.stats (~0.7 s on every CLI start)
-
     es = cma.CMAEvolutionStrategy(x0, sigma0, {"seed": search_seed, "bounds": [0.0, 1.0], "verbose": -9,
                                                "maxfevals": max_evals})
     if warm:
